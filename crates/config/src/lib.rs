@@ -1,0 +1,1 @@
+//! Bureau's configuration: bureau.toml and mcpServers JSON into a validated Config.

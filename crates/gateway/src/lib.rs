@@ -1,0 +1,1 @@
+//! Bureau's built-in MCP server and single chokepoint for tool calls.

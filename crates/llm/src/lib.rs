@@ -1,0 +1,1 @@
+//! Model clients: OpenAI-compatible, Anthropic Messages, and a scripted offline model.

@@ -1,0 +1,1 @@
+//! Bureau's journal: runs and steps behind a trait, SQLite by default.

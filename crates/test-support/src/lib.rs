@@ -1,0 +1,1 @@
+//! Test helpers: a fake LLM server speaking OpenAI and Anthropic wire formats, fixtures.

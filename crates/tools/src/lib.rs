@@ -1,0 +1,1 @@
+//! Bureau's built-in tools; each declares what it needs and never decides policy.
