@@ -8,6 +8,7 @@
 mod canonical;
 mod event;
 mod id;
+mod journal;
 mod message;
 pub mod meta;
 mod run;
@@ -17,6 +18,7 @@ mod tool;
 pub use canonical::{arguments_hash, canonical_json};
 pub use event::{RunEvent, ToolOutcome};
 pub use id::{ApprovalId, RunId, ToolCallId};
+pub use journal::{JOURNAL_VERSION, JournalEntry, RunRecord, StepRecord};
 pub use message::{AssistantTurn, FinishReason, Message, ModelRequest, ModelResponse, Usage};
 pub use run::{RunStatus, RunSummary};
 pub use server::{McpServer, McpServerSpec};

@@ -1,1 +1,5 @@
-//! Test helpers: a fake LLM server speaking OpenAI and Anthropic wire formats, fixtures.
+//! Test helpers shared by Bureau's crates (dev-dependency only): where the
+//! pinned real peers live (`scripts/setup-test-deps.sh`), a fake LLM server
+//! speaking the OpenAI and Anthropic wire formats, and fixtures.
+
+pub mod deps;
