@@ -1,1 +1,77 @@
-//! The agent loop as a state machine, with guardrails and a journal.
+//! The control plane's agent loop: plan, act, observe, adapt.
+//!
+//! This crate owns the loop as an explicit state machine (call the model →
+//! run the tool calls it asked for → feed results back → repeat) and the
+//! guardrails around it: max turns, token and cost budgets, a deadline,
+//! loop detection, retries with backoff and a per-tool circuit breaker,
+//! result truncation, bounded parallel tool calls. Every step is journaled
+//! before its effects are visible.
+//!
+//! It reaches tools only through MCP ([`bureau_mcp_client::McpHub`] behind
+//! [`ToolHost`]); it knows nothing of policy, sandboxes or the gateway's
+//! internals, and reads no environment or files of its own.
+
+mod guard;
+mod host;
+mod run;
+
+use std::sync::Arc;
+
+use bureau_llm::ModelClient;
+use bureau_protocol::{RunEvent, RunSummary};
+use bureau_store::{Journal, StoreError};
+use tokio_util::sync::CancellationToken;
+
+pub use host::{ToolCallError, ToolHost};
+pub use run::RunRequest;
+
+/// Receives a run's events as they happen.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: RunEvent);
+}
+
+impl<F: Fn(RunEvent) + Send + Sync> EventSink for F {
+    fn emit(&self, event: RunEvent) {
+        self(event)
+    }
+}
+
+/// Discards events.
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn emit(&self, _event: RunEvent) {}
+}
+
+/// Why a run could not be carried on at all. Everything else — a failing
+/// model, failing tools, tripped guardrails — ends the run with a status.
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    #[error("the journal could not be written, so the run was stopped: {0}")]
+    Journal(#[from] StoreError),
+}
+
+/// Runs agents: a model, the tools it may reach, and a journal.
+#[derive(Clone)]
+pub struct Orchestrator {
+    model: Arc<dyn ModelClient>,
+    tools: Arc<dyn ToolHost>,
+    journal: Arc<dyn Journal>,
+}
+
+impl Orchestrator {
+    pub fn new(model: Arc<dyn ModelClient>, tools: Arc<dyn ToolHost>, journal: Arc<dyn Journal>) -> Self {
+        Self { model, tools, journal }
+    }
+
+    /// Runs one agent to an end status. Cancelling `cancel` ends the run as
+    /// `cancelled` at the next await point; calls in flight are cut off.
+    pub async fn run(
+        &self,
+        request: RunRequest,
+        events: &dyn EventSink,
+        cancel: CancellationToken,
+    ) -> Result<RunSummary, OrchestratorError> {
+        run::RunLoop::new(&*self.model, &*self.tools, &*self.journal, events, cancel, request).run().await
+    }
+}

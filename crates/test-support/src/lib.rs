@@ -3,3 +3,4 @@
 //! speaking the OpenAI and Anthropic wire formats, and fixtures.
 
 pub mod deps;
+pub mod fake_llm;

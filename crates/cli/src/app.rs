@@ -1,0 +1,170 @@
+//! The composition root: config, data dir, journal, gateway, MCP hub and
+//! model client, wired together. The only place that reads the environment.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bureau_config::{Config, ModelConfig, Price, Provider};
+use bureau_gateway::{Gateway, GatewayConfig, TracingAudit};
+use bureau_llm::{
+    AnthropicClient, AnthropicConfig, ModelClient, OpenAiClient, OpenAiConfig, RetryPolicy, Retrying,
+    ScriptedModel,
+};
+use bureau_mcp_client::{McpHub, Naming, in_process_pair};
+use bureau_store::{Journal, NullJournal, SqliteJournal};
+
+/// Reads one environment variable (the only door to the environment).
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// `--data-dir`, else `$XDG_DATA_HOME/bureau`, else `~/.local/share/bureau`.
+pub fn data_dir(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let dir = match flag {
+        Some(d) => d.to_path_buf(),
+        None => match (env_var("XDG_DATA_HOME"), env_var("HOME")) {
+            (Some(x), _) => PathBuf::from(x).join("bureau"),
+            (None, Some(h)) => PathBuf::from(h).join(".local/share/bureau"),
+            (None, None) => bail!("no data directory: pass --data-dir DIR (neither XDG_DATA_HOME nor HOME is set)"),
+        },
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the data directory {}; pass --data-dir DIR", dir.display()))?;
+    Ok(dir)
+}
+
+/// `--config FILE`, else `./bureau.toml` when present, else the embedded defaults.
+pub fn load_config(flag: Option<&Path>) -> anyhow::Result<(Config, Option<PathBuf>)> {
+    let path = match flag {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(PathBuf::from("bureau.toml")).filter(|p| p.is_file()),
+    };
+    match path {
+        Some(p) => {
+            let config = bureau_config::load_file(&p, &env_var)?;
+            Ok((config, Some(p)))
+        }
+        None => Ok((Config::default(), None)),
+    }
+}
+
+pub fn open_journal(data_dir: &Path, config: &Config) -> anyhow::Result<Arc<dyn Journal>> {
+    let path = config.store.path.clone().unwrap_or_else(|| data_dir.join("bureau.db"));
+    let journal = SqliteJournal::open(&path)?;
+    Ok(Arc::new(journal))
+}
+
+pub fn null_journal() -> Arc<dyn Journal> {
+    Arc::new(NullJournal)
+}
+
+pub fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway> {
+    let workspaces_root = data_dir.join("workspaces");
+    let default_workspace = workspaces_root.join("default");
+    let gateway_config =
+        GatewayConfig::new(workspaces_root, default_workspace, config.gateway.allowed_tools.clone());
+    Ok(Gateway::new(gateway_config, Arc::new(TracingAudit))?)
+}
+
+/// The hub every run reaches tools through: the built-in gateway in-process,
+/// plus every configured external MCP server.
+pub async fn tool_hub(gateway: &Gateway, config: &Config) -> anyhow::Result<McpHub> {
+    let (client_side, server_side) = in_process_pair();
+    let gw = gateway.clone();
+    tokio::spawn(async move {
+        if let Err(e) = gw.serve(server_side).await {
+            tracing::error!(error = %e, "the in-process gateway stopped");
+        }
+    });
+    let mut hub = McpHub::new();
+    hub.connect_transport("bureau", client_side, Naming::AsIs, Duration::from_secs(300))
+        .await
+        .context("cannot reach the built-in gateway")?;
+    for server in &config.mcp_servers {
+        hub.connect(server).await.with_context(|| format!("cannot start MCP server `{}`", server.name))?;
+    }
+    Ok(hub)
+}
+
+/// A model client, its label (`provider:model`) and its price, from a
+/// `--model` value: a `[models]` key, or `openai:M`, `anthropic:M`, `scripted:PATH`.
+pub struct ModelChoice {
+    pub client: Arc<dyn ModelClient>,
+    pub label: String,
+    pub price: Option<Price>,
+}
+
+pub fn model_choice(spec: &str, config: &Config) -> anyhow::Result<ModelChoice> {
+    if let Some(mc) = config.models.get(spec) {
+        return build_model(mc);
+    }
+    let Some((provider, name)) = spec.split_once(':') else {
+        let known: Vec<&str> = config.models.keys().map(String::as_str).collect();
+        bail!(
+            "unknown model `{spec}`: use provider:model (openai:gpt-4o-mini, anthropic:claude-sonnet-4-5, scripted:PATH) or one of the configured models [{}]",
+            known.join(", ")
+        );
+    };
+    let provider = match provider {
+        "openai" => Provider::OpenAi,
+        "anthropic" => Provider::Anthropic,
+        "scripted" => Provider::Scripted,
+        other => bail!("unknown model provider `{other}`: use openai, anthropic or scripted"),
+    };
+    let mc = ModelConfig::new(provider, name.to_owned());
+    build_model(&mc)
+}
+
+fn build_model(mc: &ModelConfig) -> anyhow::Result<ModelChoice> {
+    let retry = RetryPolicy {
+        max_attempts: mc.retry.max_attempts,
+        base_delay: mc.retry.base_delay,
+        max_delay: mc.retry.max_delay,
+    };
+    let (client, label): (Arc<dyn ModelClient>, String) = match mc.provider {
+        Provider::Scripted => {
+            let model = ScriptedModel::from_path(Path::new(&mc.model))
+                .with_context(|| format!("cannot load the script {}", mc.model))?;
+            (Arc::new(model), format!("scripted:{}", mc.model))
+        }
+        Provider::OpenAi => {
+            let key_var = mc.api_key_env.clone().unwrap_or_else(|| "OPENAI_API_KEY".into());
+            let base_url = mc
+                .base_url
+                .clone()
+                .or_else(|| env_var("OPENAI_BASE_URL"))
+                .unwrap_or_else(|| "https://api.openai.com/v1".into());
+            let client = OpenAiClient::new(OpenAiConfig {
+                base_url,
+                api_key: env_var(&key_var),
+                model: mc.model.clone(),
+                stream: mc.stream,
+                timeout: mc.timeout,
+                max_output_tokens: mc.max_output_tokens,
+                extra_headers: Vec::new(),
+            })?;
+            (Arc::new(Retrying::new(client, retry)), format!("openai:{}", mc.model))
+        }
+        Provider::Anthropic => {
+            let key_var = mc.api_key_env.clone().unwrap_or_else(|| "ANTHROPIC_API_KEY".into());
+            let base_url = mc
+                .base_url
+                .clone()
+                .or_else(|| env_var("ANTHROPIC_BASE_URL"))
+                .unwrap_or_else(|| "https://api.anthropic.com".into());
+            let client = AnthropicClient::new(AnthropicConfig {
+                base_url,
+                api_key: env_var(&key_var),
+                model: mc.model.clone(),
+                stream: mc.stream,
+                timeout: mc.timeout,
+                max_output_tokens: mc.max_output_tokens.unwrap_or(4096),
+                version: "2023-06-01".into(),
+            })?;
+            (Arc::new(Retrying::new(client, retry)), format!("anthropic:{}", mc.model))
+        }
+    };
+    Ok(ModelChoice { client, label, price: mc.price.clone() })
+}

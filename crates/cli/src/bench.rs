@@ -1,0 +1,177 @@
+//! `bureau bench`: whole-process benchmarks. `orchestrator` runs N agent
+//! runs in this process, each S tool steps through the in-process gateway
+//! with a scripted model, and reports wall time, CPU time and peak memory.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use bureau_config::Config;
+use bureau_llm::ScriptedModel;
+use bureau_orchestrator::{NoEvents, Orchestrator, RunRequest};
+use bureau_protocol::{RunId, RunStatus};
+use clap::{Subcommand, ValueEnum};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::app;
+use crate::commands::Context;
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// N runs × S tool steps through the in-process gateway, scripted model.
+    Orchestrator(OrchestratorBench),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum JournalKind {
+    Sqlite,
+    None,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct OrchestratorBench {
+    #[arg(long, default_value_t = 100)]
+    runs: usize,
+    /// Tool steps per run (each: one model turn asking for one tool call).
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Runs in flight at once (default: all of them).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// The scripted model's latency per call, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    #[arg(long, value_enum, default_value_t = JournalKind::Sqlite)]
+    journal: JournalKind,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Step 1 writes a note; steps 2..S read it back; then a final answer.
+fn script(steps: usize) -> String {
+    let mut turns = Vec::with_capacity(steps + 1);
+    for i in 0..steps {
+        let call = if i == 0 {
+            json!({"name": "files.write", "arguments": {"path": "note.txt", "content": "benchmark note\n"}})
+        } else {
+            json!({"name": "files.read", "arguments": {"path": "note.txt"}})
+        };
+        turns.push(json!({"tool_calls": [call]}));
+    }
+    turns.push(json!({"text": "done"}));
+    json!({ "turns": turns }).to_string()
+}
+
+fn cpu_time() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    match getrusage(UsageWho::RUSAGE_SELF) {
+        Ok(u) => {
+            let tv = |t: nix::sys::time::TimeVal| {
+                Duration::from_secs(t.tv_sec().max(0) as u64) + Duration::from_micros(t.tv_usec().max(0) as u64)
+            };
+            tv(u.user_time()) + tv(u.system_time())
+        }
+        Err(_) => Duration::ZERO,
+    }
+}
+
+/// `VmHWM` from /proc/self/status: the process's peak resident set.
+fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+pub async fn execute(ctx: &Context, command: BenchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::Orchestrator(args) => orchestrator(ctx, args).await,
+    }
+}
+
+async fn orchestrator(ctx: &Context, args: OrchestratorBench) -> anyhow::Result<ExitCode> {
+    let base = match &ctx.data_dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("bureau-bench-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
+    let config = Config::default();
+    let mut agent = config.agents.get("default").cloned().context("the embedded config has no default agent")?;
+    agent.max_turns = u32::try_from(args.steps + 5).unwrap_or(u32::MAX);
+    agent.loop_limit = u32::MAX;
+    let model = ScriptedModel::from_json(&script(args.steps), "bench")?
+        .with_latency(Duration::from_millis(args.latency_ms));
+    let journal = match args.journal {
+        JournalKind::Sqlite => app::open_journal(&base, &config)?,
+        JournalKind::None => app::null_journal(),
+    };
+    let gateway = app::gateway(&base, &config)?;
+    let hub = Arc::new(app::tool_hub(&gateway, &config).await?);
+    let orchestrator = Orchestrator::new(Arc::new(model), hub.clone(), journal);
+    let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency.unwrap_or(args.runs).max(1)));
+
+    let cpu0 = cpu_time();
+    let t0 = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..args.runs {
+        let orchestrator = orchestrator.clone();
+        let agent = agent.clone();
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let request = RunRequest {
+                run_id: RunId::new(),
+                agent_name: "bench".into(),
+                agent,
+                model_label: "scripted:bench".into(),
+                price: None,
+                task: "benchmark".into(),
+            };
+            orchestrator.run(request, &NoEvents, CancellationToken::new()).await
+        });
+    }
+    let mut completed = 0usize;
+    let mut other = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let summary = joined.context("a benchmark run panicked")??;
+        if summary.status == RunStatus::Completed {
+            completed += 1;
+        } else {
+            other.push(format!("{}: {}", summary.status, summary.reason));
+        }
+    }
+    let wall = t0.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu0);
+    let steps = args.runs * args.steps;
+    let report = json!({
+        "runs": args.runs,
+        "steps": steps,
+        "completed": completed,
+        "concurrency": args.concurrency.unwrap_or(args.runs),
+        "latency_ms": args.latency_ms,
+        "journal": format!("{:?}", args.journal).to_lowercase(),
+        "wall_s": wall.as_secs_f64(),
+        "cpu_s": cpu.as_secs_f64(),
+        "cpu_us_per_step": if steps > 0 { cpu.as_secs_f64() * 1e6 / steps as f64 } else { 0.0 },
+        "peak_rss_bytes": peak_rss_bytes(),
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    if ctx.data_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&base);
+    }
+    if !other.is_empty() {
+        anyhow::bail!("{} of {} runs did not complete, first: {}", other.len(), args.runs, other[0]);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,29 @@
+//! One module per command group.
+
+pub mod config;
+pub mod mcp;
+pub mod run;
+pub mod runs;
+
+use std::process::ExitCode;
+
+use crate::{Cli, Command};
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let Cli { data_dir, config, command } = cli;
+    let ctx = Context { data_dir, config };
+    match command {
+        Command::Demo(args) => run::demo(&ctx, args).await,
+        Command::Run(args) => run::run(&ctx, args).await,
+        Command::Runs { command } => runs::execute(&ctx, command).await,
+        Command::Mcp { command } => mcp::execute(&ctx, command).await,
+        Command::Config { command } => config::execute(&ctx, command),
+        Command::Bench { command } => crate::bench::execute(&ctx, command).await,
+    }
+}
+
+/// The global flags every command sees.
+pub struct Context {
+    pub data_dir: Option<std::path::PathBuf>,
+    pub config: Option<std::path::PathBuf>,
+}

@@ -1,0 +1,173 @@
+//! The policy step of the pipeline, behind a small trait so the allow-list
+//! can be swapped for a real policy engine (Cedar) without touching the
+//! pipeline.
+
+use bureau_protocol::RunId;
+use bureau_tools::ToolDef;
+use serde_json::Value;
+
+use crate::GatewayError;
+
+/// A decoded call, as policy sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct CallRequest<'a> {
+    /// The tool's definition: name, schema and what it needs.
+    pub tool: &'a ToolDef,
+    /// The arguments, already checked against the tool's schema.
+    pub arguments: &'a Value,
+    /// The run the call belongs to; `None` for the default workspace.
+    pub run_id: Option<RunId>,
+}
+
+/// What policy says about one call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// `reason` is shown to the model after "denied by policy: ".
+    Deny { reason: String },
+    /// The call may run once a human approves it.
+    RequireApproval { reason: String },
+}
+
+/// Decides calls. Pure and synchronous: no I/O, no clock reads.
+pub trait Policy: Send + Sync + 'static {
+    fn decide(&self, request: &CallRequest<'_>) -> Decision;
+
+    /// False when no call of `tool` could ever be allowed; such tools are
+    /// left out of `tools/list` (calls to them are still decided and
+    /// audited). The default lists every tool.
+    fn may_allow(&self, tool: &ToolDef) -> bool {
+        let _ = tool;
+        true
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Pattern {
+    Any,
+    Exact(String),
+    Prefix(String),
+}
+
+impl Pattern {
+    fn parse(raw: &str) -> Result<Self, GatewayError> {
+        let invalid = |reason| GatewayError::InvalidPattern { pattern: raw.to_owned(), reason };
+        if raw.is_empty() {
+            return Err(invalid("it is empty; use a tool name such as `files.read`, `files.*` or `*`"));
+        }
+        if raw == "*" {
+            return Ok(Pattern::Any);
+        }
+        match raw.strip_suffix('*') {
+            Some(prefix) if !prefix.contains('*') => Ok(Pattern::Prefix(prefix.to_owned())),
+            _ if raw.contains('*') => Err(invalid(
+                "`*` may only end a pattern; use a prefix such as `files.*` or an exact tool name",
+            )),
+            _ => Ok(Pattern::Exact(raw.to_owned())),
+        }
+    }
+
+    fn matches(&self, tool: &str) -> bool {
+        match self {
+            Pattern::Any => true,
+            Pattern::Exact(name) => name == tool,
+            Pattern::Prefix(prefix) => tool.starts_with(prefix.as_str()),
+        }
+    }
+}
+
+/// The gateway's first policy: tool-name patterns, default deny.
+#[derive(Clone, Debug)]
+pub struct AllowList {
+    patterns: Vec<Pattern>,
+    /// The patterns as configured, for deny messages.
+    shown: String,
+}
+
+impl AllowList {
+    /// Parses `patterns` (see [`crate::GatewayConfig::allowed_tools`]).
+    pub fn new(patterns: &[String]) -> Result<Self, GatewayError> {
+        let parsed = patterns.iter().map(|p| Pattern::parse(p)).collect::<Result<Vec<_>, _>>()?;
+        let shown = if patterns.is_empty() { "none".to_owned() } else { patterns.join(", ") };
+        Ok(Self { patterns: parsed, shown })
+    }
+
+    /// Checks every pattern against the tools that exist, so a typo in
+    /// configuration fails at start-up instead of silently denying.
+    pub fn check_against<'a>(
+        &self,
+        tools: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Result<(), GatewayError> {
+        for pattern in &self.patterns {
+            if !tools.clone().into_iter().any(|t| pattern.matches(t)) {
+                let raw = match pattern {
+                    Pattern::Any => "*".to_owned(),
+                    Pattern::Exact(n) => n.clone(),
+                    Pattern::Prefix(p) => format!("{p}*"),
+                };
+                let available = tools.clone().into_iter().collect::<Vec<_>>().join(", ");
+                return Err(GatewayError::PatternMatchesNothing { pattern: raw, available });
+            }
+        }
+        Ok(())
+    }
+
+    fn allows(&self, tool: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches(tool))
+    }
+}
+
+impl Policy for AllowList {
+    fn decide(&self, request: &CallRequest<'_>) -> Decision {
+        let name = request.tool.spec.name.as_str();
+        if self.allows(name) {
+            Decision::Allow
+        } else {
+            Decision::Deny {
+                reason: format!(
+                    "`{name}` is not among this gateway's allowed tools ({}); do the task with the allowed tools or ask the user to allow `{name}`",
+                    self.shown
+                ),
+            }
+        }
+    }
+
+    fn may_allow(&self, tool: &ToolDef) -> bool {
+        self.allows(&tool.spec.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(p: &[&str]) -> Result<AllowList, GatewayError> {
+        AllowList::new(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn patterns_match_exact_prefix_and_any() {
+        let l = list(&["files.read", "sql.*"]).unwrap();
+        assert!(l.allows("files.read"));
+        assert!(!l.allows("files.write"));
+        assert!(!l.allows("files.read2"));
+        assert!(l.allows("sql.query"));
+        assert!(list(&["*"]).unwrap().allows("anything"));
+        assert!(!list(&[]).unwrap().allows("files.read"), "default deny");
+    }
+
+    #[test]
+    fn bad_patterns_are_refused_with_a_fix() {
+        for p in ["", "files.*.x", "*.read", "f*s*"] {
+            let err = list(&[p]).unwrap_err();
+            assert!(matches!(err, GatewayError::InvalidPattern { .. }), "{p}: {err}");
+        }
+        let l = list(&["files.raed"]).unwrap();
+        let err = l.check_against(["files.read", "files.write"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "allowed tool pattern `files.raed` matches no tool this gateway offers (files.read, files.write): fix the name or remove it"
+        );
+        assert!(list(&["files.*", "*"]).unwrap().check_against(["files.read"]).is_ok());
+    }
+}

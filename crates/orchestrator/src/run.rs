@@ -1,0 +1,495 @@
+//! One run of the agent loop, as an explicit state machine:
+//! `CallModel → RunTools → CallModel → … → Finish`, with `Exhausted`
+//! taking over when a guardrail trips.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bureau_config::{AgentConfig, OnExhausted, Price};
+use bureau_llm::ModelClient;
+use bureau_protocol::{
+    JournalEntry, Message, ModelRequest, RunEvent, RunId, RunRecord, RunStatus, RunSummary,
+    StepRecord, ToolCall, ToolOutcome, ToolResult, ToolSpec, Usage, arguments_hash, meta,
+};
+use bureau_store::Journal;
+use futures::StreamExt;
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::guard::{Admission, CircuitBreakers, LoopDetector, backoff_delay};
+use crate::host::{ToolCallError, ToolHost};
+use crate::{EventSink, OrchestratorError};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    pub run_id: RunId,
+    pub agent_name: String,
+    pub agent: AgentConfig,
+    /// `provider:model` as shown to users, e.g. `scripted:demo.json`.
+    pub model_label: String,
+    pub price: Option<Price>,
+    pub task: String,
+}
+
+/// The next state of the loop.
+enum Next {
+    CallModel,
+    RunTools(Vec<ToolCall>),
+    Exhausted { status: RunStatus, reason: String },
+    Finish { status: RunStatus, reason: String, answer: Option<String> },
+}
+
+pub(crate) struct RunLoop<'a> {
+    model: &'a dyn ModelClient,
+    host: &'a dyn ToolHost,
+    journal: &'a dyn Journal,
+    events: &'a dyn EventSink,
+    cancel: CancellationToken,
+    req: RunRequest,
+    offered: HashSet<String>,
+    conversation: ModelRequest,
+    deadline: Option<Instant>,
+    turns: u32,
+    usage: Usage,
+    cost_usd: f64,
+    seq: u64,
+    loops: LoopDetector,
+    breakers: Mutex<CircuitBreakers>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Tools whose qualified name matches one of the agent's patterns.
+pub(crate) fn select_tools(all: Vec<ToolSpec>, patterns: &[String]) -> Vec<ToolSpec> {
+    all.into_iter().filter(|t| patterns.iter().any(|p| pattern_matches(p, &t.name))).collect()
+}
+
+/// `*` matches everything; `prefix*` matches by prefix; otherwise exact.
+pub(crate) fn pattern_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+/// Cuts `text` to at most `limit` characters, saying so.
+pub(crate) fn truncate_for_model(text: String, limit: usize) -> String {
+    let total = text.chars().count();
+    if total <= limit {
+        return text;
+    }
+    let cut: String = text.chars().take(limit).collect();
+    format!(
+        "{cut}\n[truncated: {limit} of {total} characters shown; the whole result is kept in the run's journal]"
+    )
+}
+
+impl<'a> RunLoop<'a> {
+    pub(crate) fn new(
+        model: &'a dyn ModelClient,
+        host: &'a dyn ToolHost,
+        journal: &'a dyn Journal,
+        events: &'a dyn EventSink,
+        cancel: CancellationToken,
+        req: RunRequest,
+    ) -> Self {
+        let tools = select_tools(host.tools(), &req.agent.tools);
+        let offered = tools.iter().map(|t| t.name.clone()).collect();
+        let conversation = ModelRequest {
+            model: model.model().to_owned(),
+            messages: vec![Message::system(req.agent.system_prompt.clone()), Message::user(req.task.clone())],
+            tools,
+            max_output_tokens: None,
+            temperature: None,
+        };
+        let breakers = CircuitBreakers::new(
+            req.agent.circuit_breaker.failure_threshold,
+            req.agent.circuit_breaker.cooldown,
+        );
+        let deadline = req.agent.deadline.map(|d| Instant::now() + d);
+        Self {
+            model,
+            host,
+            journal,
+            events,
+            cancel,
+            req,
+            offered,
+            conversation,
+            deadline,
+            turns: 0,
+            usage: Usage::default(),
+            cost_usd: 0.0,
+            seq: 0,
+            loops: LoopDetector::default(),
+            breakers: Mutex::new(breakers),
+        }
+    }
+
+    pub(crate) async fn run(mut self) -> Result<RunSummary, OrchestratorError> {
+        let record = RunRecord {
+            run_id: self.req.run_id,
+            agent: self.req.agent_name.clone(),
+            model: self.req.model_label.clone(),
+            task: self.req.task.clone(),
+            created_at_ms: now_ms(),
+        };
+        self.journal.create_run(&record).await?;
+        self.events.emit(RunEvent::RunStarted {
+            run_id: self.req.run_id,
+            agent: self.req.agent_name.clone(),
+            model: self.req.model_label.clone(),
+            task: self.req.task.clone(),
+        });
+        let mut next = Next::CallModel;
+        let (status, reason, answer) = loop {
+            next = match next {
+                Next::CallModel => self.call_model().await?,
+                Next::RunTools(calls) => self.run_tools(calls).await?,
+                Next::Exhausted { status, reason } => self.exhausted(status, reason).await?,
+                Next::Finish { status, reason, answer } => break (status, reason, answer),
+            };
+        };
+        let summary = RunSummary {
+            run_id: self.req.run_id,
+            status,
+            reason: reason.clone(),
+            turns: self.turns,
+            usage: self.usage,
+            cost_usd: self.cost_usd,
+            answer: answer.clone(),
+            agent: self.req.agent_name.clone(),
+            model: self.req.model_label.clone(),
+            scripted: self.model.provider() == "scripted",
+        };
+        self.journal.update_run(&summary).await?;
+        self.events.emit(RunEvent::RunFinished { run_id: self.req.run_id, status, reason, answer });
+        Ok(summary)
+    }
+
+    fn record(&mut self, entry: JournalEntry) -> StepRecord {
+        let rec = StepRecord { run_id: self.req.run_id, seq: self.seq, at_ms: now_ms(), entry };
+        self.seq += 1;
+        rec
+    }
+
+    /// The guardrail that stops the next model call, if any.
+    fn tripped(&self) -> Option<(RunStatus, String)> {
+        let agent = &self.req.agent;
+        if self.turns >= agent.max_turns {
+            return Some((
+                RunStatus::MaxTurns,
+                format!("the run used all {} turns (max_turns) before the model finished", agent.max_turns),
+            ));
+        }
+        if let Some(budget) = agent.token_budget {
+            if self.usage.total() >= budget {
+                return Some((
+                    RunStatus::TokenBudget,
+                    format!("the run used {} of its {budget} token budget", self.usage.total()),
+                ));
+            }
+        }
+        if let Some(budget) = agent.cost_budget_usd {
+            if self.cost_usd >= budget {
+                return Some((
+                    RunStatus::CostBudget,
+                    format!("the run cost ${:.4} of its ${budget:.4} budget", self.cost_usd),
+                ));
+            }
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some((RunStatus::Deadline, self.deadline_reason()));
+        }
+        None
+    }
+
+    fn deadline_reason(&self) -> String {
+        let secs = self.req.agent.deadline.map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        format!("the run passed its {secs:.1}s deadline")
+    }
+
+    /// Awaits `fut` unless the run is cancelled or its deadline passes first.
+    async fn guarded<T>(&self, fut: impl Future<Output = T>) -> Result<T, Next> {
+        let deadline = async {
+            match self.deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            out = fut => Ok(out),
+            () = self.cancel.cancelled() => Err(Next::Finish {
+                status: RunStatus::Cancelled,
+                reason: "the run was cancelled".into(),
+                answer: None,
+            }),
+            () = deadline => Err(Next::Exhausted { status: RunStatus::Deadline, reason: self.deadline_reason() }),
+        }
+    }
+
+    fn add_usage(&mut self, usage: Usage) {
+        self.usage.add(usage);
+        if let Some(p) = &self.req.price {
+            self.cost_usd += usage.input_tokens as f64 / 1e6 * p.input_per_mtok
+                + usage.output_tokens as f64 / 1e6 * p.output_per_mtok;
+        }
+    }
+
+    async fn call_model(&mut self) -> Result<Next, OrchestratorError> {
+        if self.cancel.is_cancelled() {
+            return Ok(Next::Finish { status: RunStatus::Cancelled, reason: "the run was cancelled".into(), answer: None });
+        }
+        if let Some((status, reason)) = self.tripped() {
+            return Ok(Next::Exhausted { status, reason });
+        }
+        let response = match self.guarded(self.model.complete(&self.conversation)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                return Ok(Next::Finish {
+                    status: RunStatus::Failed,
+                    reason: format!("the model call failed: {e}"),
+                    answer: None,
+                });
+            }
+            Err(next) => return Ok(next),
+        };
+        self.turns += 1;
+        let turn = self.turns;
+        self.add_usage(response.usage);
+        let assistant = response.turn.clone();
+        self.events.emit(RunEvent::ModelCalled {
+            turn,
+            usage: response.usage,
+            text: assistant.text.clone(),
+            tool_calls: assistant.tool_calls.clone(),
+            final_answer_call: false,
+        });
+
+        // Loop detection happens before any call is journaled as started:
+        // the repeated call never leaves.
+        let mut looped = None;
+        for call in &assistant.tool_calls {
+            let n = self.loops.record(&arguments_hash(&call.name, &call.arguments));
+            if n >= self.req.agent.loop_limit && looped.is_none() {
+                looped = Some((call.name.clone(), n));
+            }
+        }
+        let mut records = vec![self.record(JournalEntry::ModelCall { turn, response })];
+        if let Some((name, n)) = looped {
+            self.journal.append(records).await?;
+            return Ok(Next::Finish {
+                status: RunStatus::LoopDetected,
+                reason: format!("the model asked for the same `{name}` call {n} times (loop_limit)"),
+                answer: assistant.text,
+            });
+        }
+        for call in &assistant.tool_calls {
+            let rec = self.record(JournalEntry::ToolCallStarted { turn, call: call.clone() });
+            records.push(rec);
+        }
+        // The plan and every call's intent are durable before any call leaves.
+        self.journal.append(records).await?;
+        self.conversation.messages.push(Message::assistant(&assistant));
+        if assistant.tool_calls.is_empty() {
+            return Ok(Next::Finish {
+                status: RunStatus::Completed,
+                reason: "the model gave a final answer".into(),
+                answer: assistant.text,
+            });
+        }
+        Ok(Next::RunTools(assistant.tool_calls))
+    }
+
+    async fn run_tools(&mut self, calls: Vec<ToolCall>) -> Result<Next, OrchestratorError> {
+        let turn = self.turns;
+        // Idempotency keys follow the journal: the started records took the
+        // seqs just before this one, in call order.
+        let first_seq = self.seq - calls.len() as u64;
+        let concurrency = self.req.agent.tool_concurrency.max(1);
+        let this = &*self;
+        // The futures are built eagerly (they are lazy until polled) so the
+        // stream holds no closure: that keeps the run future `Send` for
+        // `tokio::spawn` callers.
+        let pending: Vec<_> =
+            calls.iter().enumerate().map(|(i, call)| this.execute(call, first_seq + i as u64)).collect();
+        let results =
+            this.guarded(futures::stream::iter(pending).buffered(concurrency).collect::<Vec<_>>());
+        let results = match results.await {
+            Ok(r) => r,
+            Err(next) => {
+                // Calls cut off by cancellation or the deadline are recorded as
+                // failed so the journal never holds a started call without an end.
+                let mut records = Vec::with_capacity(calls.len());
+                for call in &calls {
+                    let rec = self.record(JournalEntry::ToolCallFinished {
+                        turn,
+                        id: call.id.clone(),
+                        name: call.name.clone(),
+                        outcome: ToolOutcome::Failed,
+                        result: ToolResult::error("the call was cut off: the run was cancelled or hit its deadline"),
+                        duration_ms: 0,
+                    });
+                    records.push(rec);
+                }
+                self.journal.append(records).await?;
+                return Ok(next);
+            }
+        };
+        let limit = self.req.agent.max_tool_result_chars;
+        let mut records = Vec::with_capacity(results.len());
+        for (call, done) in calls.into_iter().zip(results) {
+            let preview = truncate_for_model(done.result.to_model_text(), limit);
+            self.events.emit(RunEvent::ToolFinished {
+                id: call.id.clone(),
+                name: call.name.clone(),
+                outcome: done.outcome,
+                preview: preview.clone(),
+                duration_ms: done.duration_ms,
+            });
+            self.conversation.messages.push(Message::Tool {
+                tool_call_id: call.id.clone(),
+                name: call.name.clone(),
+                content: preview,
+                is_error: done.result.is_error,
+            });
+            let rec = self.record(JournalEntry::ToolCallFinished {
+                turn,
+                id: call.id,
+                name: call.name,
+                outcome: done.outcome,
+                result: done.result,
+                duration_ms: done.duration_ms,
+            });
+            records.push(rec);
+        }
+        self.journal.append(records).await?;
+        Ok(Next::CallModel)
+    }
+
+    /// One call: offered? circuit closed? then the call, with retries for
+    /// failures that are safe to retry.
+    async fn execute(&self, call: &ToolCall, seq: u64) -> Done {
+        let started = Instant::now();
+        let done = |outcome, result| Done { outcome, result, duration_ms: started.elapsed().as_millis() as u64 };
+        if !self.offered.contains(&call.name) {
+            let mut names: Vec<&str> = self.offered.iter().map(String::as_str).collect();
+            names.sort_unstable();
+            return done(
+                ToolOutcome::Failed,
+                ToolResult::error(format!(
+                    "tool `{}` is not available to this agent; use one of: {}",
+                    call.name,
+                    names.join(", ")
+                )),
+            );
+        }
+        if let Admission::Open { retry_in } = self.breaker(|b| b.admit(&call.name, Instant::now())) {
+            return done(
+                ToolOutcome::CircuitOpen,
+                ToolResult::error(format!(
+                    "tool `{}` is unavailable after repeated failures; it may be tried again in {}s — use another tool or answer without it",
+                    call.name,
+                    retry_in.as_secs().max(1)
+                )),
+            );
+        }
+        let mut meta = Map::new();
+        meta.insert(meta::RUN_ID.into(), Value::String(self.req.run_id.to_string()));
+        meta.insert(meta::IDEMPOTENCY_KEY.into(), Value::String(format!("{}:{seq}", self.req.run_id)));
+        let policy = &self.req.agent.tool_retry;
+        let mut attempt = 1;
+        loop {
+            match self.host.call(call, &meta).await {
+                Ok(result) => {
+                    self.breaker(|b| b.success(&call.name));
+                    let outcome = if result.is_error { ToolOutcome::ToolError } else { ToolOutcome::Ok };
+                    return done(outcome, result);
+                }
+                Err(ToolCallError::Retryable(e)) if attempt < policy.max_attempts => {
+                    let delay = backoff_delay(attempt, policy.base_delay, policy.max_delay, rand::random::<f64>());
+                    self.events.emit(RunEvent::ToolRetrying {
+                        id: call.id.clone(),
+                        name: call.name.clone(),
+                        attempt,
+                        delay_ms: delay.as_millis() as u64,
+                        error: e,
+                    });
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    self.breaker(|b| b.failure(&call.name, Instant::now()));
+                    let tries = if attempt > 1 { format!(" after {attempt} attempts") } else { String::new() };
+                    return done(ToolOutcome::Failed, ToolResult::error(format!("tool `{}` failed{tries}: {e}", call.name)));
+                }
+            }
+        }
+    }
+
+    fn breaker<T>(&self, f: impl FnOnce(&mut CircuitBreakers) -> T) -> T {
+        let mut guard = self.breakers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard)
+    }
+
+    /// A guardrail tripped: pause for a human, or ask once for a final answer.
+    async fn exhausted(&mut self, status: RunStatus, reason: String) -> Result<Next, OrchestratorError> {
+        match self.req.agent.on_exhausted {
+            OnExhausted::Pause => Ok(Next::Finish {
+                status: RunStatus::AwaitingApproval,
+                reason: format!("{reason}; the run is paused until a human grants more budget"),
+                answer: None,
+            }),
+            OnExhausted::FinalAnswer if status == RunStatus::Deadline => {
+                Ok(Next::Finish { status, reason: format!("{reason}; no time was left for a final answer"), answer: None })
+            }
+            OnExhausted::FinalAnswer => {
+                let mut request = self.conversation.clone();
+                request.tools.clear();
+                request.messages.push(Message::user(format!(
+                    "This run has reached a limit ({reason}). Do not call any tools. Give your final answer now, from what you already know, and say what is left undone."
+                )));
+                let response = match self.guarded(self.model.complete(&request)).await {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(e)) => {
+                        return Ok(Next::Finish {
+                            status,
+                            reason: format!("{reason}; the final-answer call failed: {e}"),
+                            answer: None,
+                        });
+                    }
+                    Err(Next::Finish { status: RunStatus::Cancelled, reason, answer }) => {
+                        return Ok(Next::Finish { status: RunStatus::Cancelled, reason, answer });
+                    }
+                    Err(_) => {
+                        return Ok(Next::Finish { status, reason: format!("{reason}; the final-answer call ran out of time"), answer: None });
+                    }
+                };
+                self.turns += 1;
+                let turn = self.turns;
+                self.add_usage(response.usage);
+                let text = response.turn.text.clone();
+                self.events.emit(RunEvent::ModelCalled {
+                    turn,
+                    usage: response.usage,
+                    text: text.clone(),
+                    tool_calls: Vec::new(),
+                    final_answer_call: true,
+                });
+                let rec = self.record(JournalEntry::ModelCall { turn, response });
+                self.journal.append(vec![rec]).await?;
+                Ok(Next::Finish { status, reason, answer: text })
+            }
+        }
+    }
+}
+
+struct Done {
+    outcome: ToolOutcome,
+    result: ToolResult,
+    duration_ms: u64,
+}
