@@ -6,10 +6,9 @@ use thiserror::Error;
 /// Why a gateway could not start or stopped serving.
 #[derive(Debug, Error)]
 pub enum GatewayError {
-    #[error("cannot open the {role} `{path}`: {source}")]
+    #[error("{role}: {source}")]
     Workspace {
         role: &'static str,
-        path: String,
         #[source]
         source: ToolError,
     },

@@ -28,11 +28,7 @@ struct RunCache {
 impl Workspaces {
     pub(crate) fn new(config: &GatewayConfig) -> Result<Self, GatewayError> {
         let open = |role, path: &std::path::Path| {
-            Workspace::create(path).map_err(|source| GatewayError::Workspace {
-                role,
-                path: path.display().to_string(),
-                source,
-            })
+            Workspace::create(path).map_err(|source| GatewayError::Workspace { role, source })
         };
         Ok(Self {
             root: open("workspaces root", &config.workspaces_root)?,

@@ -198,7 +198,7 @@ fn bad_configuration_fails_at_start_with_a_fix() {
     let mut config = Harness::config(&dir, &["*"]);
     config.default_workspace = file.join("below");
     let err = Gateway::new(config, MemoryAudit::new()).err().unwrap();
-    assert!(err.to_string().starts_with("cannot open the default workspace"), "{err}");
+    assert!(err.to_string().starts_with("default workspace: the workspace folder"), "{err}");
 
     let err = Gateway::from_parts(GatewayParts {
         config: Harness::config(&dir, &["*"]),

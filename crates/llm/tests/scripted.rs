@@ -288,36 +288,32 @@ async fn latency_delays_the_answer_without_changing_it() {
 #[ignore = "a measurement, not a check"]
 fn measure_answer_cost() {
     let model = ScriptedModel::from_json(SCRIPT, "s").unwrap();
-    for turns in [0usize, 2, 20] {
-        let mut messages = history(turns.min(2));
-        for i in 0..turns {
+    // Turn 0 answers two tool calls, turn 2 a text; filler grows the history.
+    for (turn, filler) in [(0usize, 0usize), (0, 40), (2, 0), (2, 40)] {
+        let mut messages = history(turn);
+        for i in 0..filler {
             messages.push(Message::user(format!(
-                "filler message number {i} with some text in it"
+                "filler message number {i}: {}",
+                "lorem ipsum ".repeat(20)
             )));
         }
         let req = request(messages);
-        let turn_req = request(history(turns.min(2)));
-        let _ = model.answer(&req);
         let n = 200_000u32;
         let start = Instant::now();
         for _ in 0..n {
-            std::hint::black_box(model.answer(std::hint::black_box(&turn_req)).unwrap());
+            std::hint::black_box(model.answer(std::hint::black_box(&req)).unwrap());
         }
-        let per_call = start.elapsed() / n;
-        println!(
-            "scripted answer, {} messages: {per_call:?} per call",
-            turn_req.messages.len()
-        );
+        let answer = start.elapsed() / n;
         let start = Instant::now();
         for _ in 0..n {
             std::hint::black_box(bureau_llm::ToolNameMap::for_request(std::hint::black_box(
                 &req,
             )));
         }
+        let names = start.elapsed() / n;
         println!(
-            "tool name map, {} messages: {:?} per request",
-            req.messages.len(),
-            start.elapsed() / n
+            "turn {turn}, {} messages: scripted answer {answer:?}; tool name map {names:?}",
+            req.messages.len()
         );
     }
 }

@@ -43,18 +43,38 @@ impl ServerHandler for Files {
 }
 
 fn files() -> Files {
-    Files { tool_router: Files::tool_router() }
+    Files {
+        tool_router: Files::tool_router(),
+    }
 }
 
-async fn measure(hub: &McpHub, calls: usize) -> Vec<Duration> {
+/// Runs the calls on a spawned task, as a run would (in a multi-thread
+/// runtime `block_on` itself is not on a worker thread).
+async fn measure(hub: McpHub, calls: usize) -> (McpHub, Vec<Duration>) {
+    let hub = std::sync::Arc::new(hub);
+    let on_worker = hub.clone();
+    let times = tokio::spawn(async move { measure_here(&on_worker, calls).await })
+        .await
+        .unwrap_or_default();
+    let hub = std::sync::Arc::into_inner(hub).unwrap_or_default();
+    (hub, times)
+}
+
+async fn measure_here(hub: &McpHub, calls: usize) -> Vec<Duration> {
     let call = ToolCall {
         id: ToolCallId::new("c"),
         name: "files.write".into(),
         arguments: json!({"path": "notes/today.md", "content": "hello world"}),
     };
     let mut m = serde_json::Map::new();
-    m.insert(meta::RUN_ID.into(), json!("0190c0de-0000-7000-8000-000000000001"));
-    m.insert(meta::IDEMPOTENCY_KEY.into(), json!("0190c0de-0000-7000-8000-000000000001:1"));
+    m.insert(
+        meta::RUN_ID.into(),
+        json!("0190c0de-0000-7000-8000-000000000001"),
+    );
+    m.insert(
+        meta::IDEMPOTENCY_KEY.into(),
+        json!("0190c0de-0000-7000-8000-000000000001:1"),
+    );
     for _ in 0..calls / 10 {
         let _ = hub.call_tool(&call, &m).await;
     }
@@ -83,11 +103,19 @@ fn report(label: &str, times: &[Duration]) {
 }
 
 fn main() -> anyhow::Result<()> {
-    let calls: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(20_000);
+    let calls: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(20_000);
     for flavor in ["current_thread", "multi_thread"] {
         let rt = match flavor {
-            "current_thread" => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
-            _ => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
+            "current_thread" => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+            _ => tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?,
         };
         rt.block_on(async {
             let (client, server) = in_process_pair();
@@ -97,8 +125,10 @@ fn main() -> anyhow::Result<()> {
                 }
             });
             let mut hub = McpHub::new();
-            hub.connect_transport("gw", client, Naming::AsIs, Duration::from_secs(10)).await?;
-            report(&format!("typed channels, {flavor}"), &measure(&hub, calls).await);
+            hub.connect_transport("gw", client, Naming::AsIs, Duration::from_secs(10))
+                .await?;
+            let (hub, times) = measure(hub, calls).await;
+            report(&format!("typed channels, {flavor}"), &times);
             hub.shutdown().await;
 
             let (client, server) = tokio::io::duplex(64 * 1024);
@@ -108,8 +138,10 @@ fn main() -> anyhow::Result<()> {
                 }
             });
             let mut hub = McpHub::new();
-            hub.connect_transport("gw", client, Naming::AsIs, Duration::from_secs(10)).await?;
-            report(&format!("JSON over duplex, {flavor}"), &measure(&hub, calls).await);
+            hub.connect_transport("gw", client, Naming::AsIs, Duration::from_secs(10))
+                .await?;
+            let (hub, times) = measure(hub, calls).await;
+            report(&format!("JSON over duplex, {flavor}"), &times);
             hub.shutdown().await;
             anyhow::Ok(())
         })?;

@@ -28,17 +28,27 @@ pub(crate) fn tool_result(result: CallToolResult) -> ToolResult {
 fn content(block: ContentBlock) -> Content {
     match block {
         ContentBlock::Text(text) => Content::Text { text: text.text },
-        ContentBlock::Image(image) => Content::Image { data: image.data, mime_type: image.mime_type },
-        ContentBlock::Audio(audio) => Content::Audio { data: audio.data, mime_type: audio.mime_type },
+        ContentBlock::Image(image) => Content::Image {
+            data: image.data,
+            mime_type: image.mime_type,
+        },
+        ContentBlock::Audio(audio) => Content::Audio {
+            data: audio.data,
+            mime_type: audio.mime_type,
+        },
         // Embedded resources, resource links and any block type a later
         // revision adds: kept whole, with their `type`, as the server sent them.
-        other => Content::Resource { resource: as_json(&other) },
+        other => Content::Resource {
+            resource: as_json(&other),
+        },
     }
 }
 
 fn as_json(block: &ContentBlock) -> Value {
     serde_json::to_value(block).unwrap_or_else(|error| {
-        Value::String(format!("content block that could not be re-encoded: {error}"))
+        Value::String(format!(
+            "content block that could not be re-encoded: {error}"
+        ))
     })
 }
 
@@ -46,21 +56,28 @@ fn as_json(block: &ContentBlock) -> Value {
 pub(crate) fn service_error(server: &str, error: ServiceError) -> McpError {
     let server = server.to_owned();
     match error {
-        ServiceError::McpError(data) => {
-            McpError::Protocol { server, code: Some(data.code.0), message: data.message.into_owned() }
-        }
+        ServiceError::McpError(data) => McpError::Protocol {
+            server,
+            code: Some(data.code.0),
+            message: data.message.into_owned(),
+        },
         ServiceError::UnexpectedResponse => McpError::Protocol {
             server,
             code: None,
             message: "the server answered with a reply of the wrong type".to_owned(),
         },
-        ServiceError::TransportClosed => {
-            McpError::Transport { server, message: "the connection is closed".to_owned() }
-        }
-        ServiceError::TransportSend(error) => {
-            McpError::Transport { server, message: error_chain(error.error.as_ref()) }
-        }
-        other => McpError::Transport { server, message: error_chain(&other) },
+        ServiceError::TransportClosed => McpError::Transport {
+            server,
+            message: "the connection is closed".to_owned(),
+        },
+        ServiceError::TransportSend(error) => McpError::Transport {
+            server,
+            message: error_chain(error.error.as_ref()),
+        },
+        other => McpError::Transport {
+            server,
+            message: error_chain(&other),
+        },
     }
 }
 
@@ -78,7 +95,10 @@ pub(crate) fn init_error(server: &str, error: &ClientInitializeError) -> McpErro
         ),
         other => format!("the MCP handshake failed: {}", error_chain(other)),
     };
-    McpError::Connect { server: server.to_owned(), message }
+    McpError::Connect {
+        server: server.to_owned(),
+        message,
+    }
 }
 
 /// An error and its sources, joined with `: `.
@@ -113,13 +133,34 @@ mod tests {
         ]);
         result.structured_content = Some(json!({"n": 1}));
         let r = tool_result(result);
-        assert_eq!(r.content[0], Content::Text { text: "hello".into() });
-        assert_eq!(r.content[1], Content::Image { data: "aW1n".into(), mime_type: "image/png".into() });
-        assert_eq!(r.content[2], Content::Audio { data: "YXVk".into(), mime_type: "audio/wav".into() });
-        let Content::Resource { resource } = &r.content[3] else { panic!("{:?}", r.content[3]) };
+        assert_eq!(
+            r.content[0],
+            Content::Text {
+                text: "hello".into()
+            }
+        );
+        assert_eq!(
+            r.content[1],
+            Content::Image {
+                data: "aW1n".into(),
+                mime_type: "image/png".into()
+            }
+        );
+        assert_eq!(
+            r.content[2],
+            Content::Audio {
+                data: "YXVk".into(),
+                mime_type: "audio/wav".into()
+            }
+        );
+        let Content::Resource { resource } = &r.content[3] else {
+            panic!("{:?}", r.content[3])
+        };
         assert_eq!(resource["type"], "resource");
         assert_eq!(resource["resource"]["text"], "inside");
-        let Content::Resource { resource } = &r.content[4] else { panic!("{:?}", r.content[4]) };
+        let Content::Resource { resource } = &r.content[4] else {
+            panic!("{:?}", r.content[4])
+        };
         assert_eq!(resource["type"], "resource_link");
         assert_eq!(resource["uri"], "file:///b.txt");
         assert_eq!(r.structured, Some(json!({"n": 1})));
@@ -141,7 +182,11 @@ mod tests {
         );
         assert_eq!(
             e,
-            McpError::Protocol { server: "srv".into(), code: Some(-32602), message: "bad args".into() }
+            McpError::Protocol {
+                server: "srv".into(),
+                code: Some(-32602),
+                message: "bad args".into()
+            }
         );
         assert!(e.to_string().contains("JSON-RPC error -32602"), "{e}");
     }

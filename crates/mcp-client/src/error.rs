@@ -19,7 +19,11 @@ pub enum McpError {
     #[error(
         "MCP servers `{first}` and `{second}` both expose a tool named `{name}`: rename one of the servers or leave one out"
     )]
-    NameCollision { name: String, first: String, second: String },
+    NameCollision {
+        name: String,
+        first: String,
+        second: String,
+    },
 
     /// A server name is empty or holds characters other than `[A-Za-z0-9_-]`.
     #[error(
@@ -47,16 +51,26 @@ pub enum McpError {
     #[error(
         "tool `{tool}` on MCP server `{server}` did not answer within {after:?} and was cancelled: retry later or raise the server's call timeout"
     )]
-    Timeout { server: String, tool: String, after: Duration },
+    Timeout {
+        server: String,
+        tool: String,
+        after: Duration,
+    },
 
     /// The connection to the server broke (the process exited, the HTTP
     /// endpoint went away, a message could not be sent).
-    #[error("lost the connection to MCP server `{server}`: {message}; check that the server is still running")]
+    #[error(
+        "lost the connection to MCP server `{server}`: {message}; check that the server is still running"
+    )]
     Transport { server: String, message: String },
 
     /// The server answered with a JSON-RPC error (e.g. invalid params), or
     /// with a reply Bureau cannot use. `code` is the JSON-RPC error code when
     /// there was one.
     #[error("MCP server `{server}` refused the request{}: {message}", code.map(|c| format!(" (JSON-RPC error {c})")).unwrap_or_default())]
-    Protocol { server: String, code: Option<i32>, message: String },
+    Protocol {
+        server: String,
+        code: Option<i32>,
+        message: String,
+    },
 }

@@ -15,16 +15,23 @@ pub(crate) fn transport(
     url: &str,
     headers: &BTreeMap<String, String>,
 ) -> Result<StreamableHttpClientTransport<reqwest::Client>, McpError> {
-    let spawn_error = |message: String| McpError::Spawn { server: server.to_owned(), message };
+    let spawn_error = |message: String| McpError::Spawn {
+        server: server.to_owned(),
+        message,
+    };
     let parsed = reqwest::Url::parse(url)
         .map_err(|error| spawn_error(format!("`{url}` is not a valid URL ({error}): fix `url`")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(spawn_error(format!("`{url}` is not an http:// or https:// URL: fix `url`")));
+        return Err(spawn_error(format!(
+            "`{url}` is not an http:// or https:// URL: fix `url`"
+        )));
     }
     let mut custom = HashMap::with_capacity(headers.len());
     for (name, value) in headers {
         let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-            spawn_error(format!("`{name}` is not a valid HTTP header name: fix `headers`"))
+            spawn_error(format!(
+                "`{name}` is not a valid HTTP header name: fix `headers`"
+            ))
         })?;
         // The value is never echoed back: it is often a credential.
         let mut header_value = HeaderValue::from_str(value).map_err(|_| {
@@ -54,11 +61,15 @@ mod tests {
         assert!(e.to_string().contains("http://"), "{e}");
 
         let bad_name = BTreeMap::from([("Bad Name".to_owned(), "v".to_owned())]);
-        let e = transport("s", "http://127.0.0.1:1/mcp", &bad_name).err().unwrap();
+        let e = transport("s", "http://127.0.0.1:1/mcp", &bad_name)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("`Bad Name`"), "{e}");
 
         let bad_value = BTreeMap::from([("Authorization".to_owned(), "s3cret\nx".to_owned())]);
-        let e = transport("s", "http://127.0.0.1:1/mcp", &bad_value).err().unwrap();
+        let e = transport("s", "http://127.0.0.1:1/mcp", &bad_value)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("Authorization"), "{e}");
         assert!(!e.to_string().contains("s3cret"), "{e}");
     }

@@ -66,7 +66,10 @@ impl Default for McpHub {
 impl std::fmt::Debug for McpHub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let servers: Vec<&str> = self.servers.iter().map(|s| s.name.as_str()).collect();
-        f.debug_struct("McpHub").field("servers", &servers).field("tools", &self.tools.len()).finish()
+        f.debug_struct("McpHub")
+            .field("servers", &servers)
+            .field("tools", &self.tools.len())
+            .finish()
     }
 }
 
@@ -77,7 +80,11 @@ impl McpHub {
     pub fn new() -> Self {
         let inherited = INHERITED_ENV_VARS
             .iter()
-            .filter_map(|key| std::env::var(key).ok().map(|value| ((*key).to_owned(), value)))
+            .filter_map(|key| {
+                std::env::var(key)
+                    .ok()
+                    .map(|value| ((*key).to_owned(), value))
+            })
             .collect();
         Self::with_inherited_env(inherited)
     }
@@ -85,7 +92,12 @@ impl McpHub {
     /// A hub whose stdio servers start with exactly `inherited` plus their
     /// spec's own `env` as their environment.
     pub fn with_inherited_env(inherited: BTreeMap<String, String>) -> Self {
-        Self { inherited_env: inherited, servers: Vec::new(), tools: Vec::new(), routes: HashMap::new() }
+        Self {
+            inherited_env: inherited,
+            servers: Vec::new(),
+            tools: Vec::new(),
+            routes: HashMap::new(),
+        }
     }
 
     /// Starts (stdio) or reaches (Streamable HTTP) one external server,
@@ -97,7 +109,12 @@ impl McpHub {
         let connect_timeout = Duration::from_millis(server.connect_timeout_ms);
         let call_timeout = Duration::from_millis(server.call_timeout_ms);
         let (service, tools) = match &server.spec {
-            McpServerSpec::Stdio { command, args, env, cwd } => {
+            McpServerSpec::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => {
                 let (transport, stderr) = stdio::spawn(&Launch {
                     server: &server.name,
                     command,
@@ -116,7 +133,14 @@ impl McpHub {
                 start(&server.name, transport, connect_timeout).await?
             }
         };
-        self.add(&server.name, service, &tools, Naming::Prefixed, call_timeout).await
+        self.add(
+            &server.name,
+            service,
+            &tools,
+            Naming::Prefixed,
+            call_timeout,
+        )
+        .await
     }
 
     /// Attaches a server over any rmcp client transport — for the built-in
@@ -156,15 +180,26 @@ impl McpHub {
         call: &ToolCall,
         meta: &Map<String, Value>,
     ) -> Result<ToolResult, McpError> {
-        let route =
-            self.routes.get(&call.name).ok_or_else(|| McpError::UnknownTool { name: call.name.clone() })?;
-        let server = self.servers.get(route.server).ok_or_else(|| McpError::UnknownTool {
-            name: call.name.clone(),
-        })?;
+        let route = self
+            .routes
+            .get(&call.name)
+            .ok_or_else(|| McpError::UnknownTool {
+                name: call.name.clone(),
+            })?;
+        let server = self
+            .servers
+            .get(route.server)
+            .ok_or_else(|| McpError::UnknownTool {
+                name: call.name.clone(),
+            })?;
         let arguments = match &call.arguments {
             Value::Object(arguments) => Some(arguments.clone()),
             Value::Null => None,
-            _ => return Err(McpError::InvalidArguments { name: call.name.clone() }),
+            _ => {
+                return Err(McpError::InvalidArguments {
+                    name: call.name.clone(),
+                });
+            }
         };
         let mut params = CallToolRequestParams::new(route.tool.clone());
         params.arguments = arguments;
@@ -173,9 +208,11 @@ impl McpHub {
         }
         // Dropping rmcp's request future before the answer (here: on
         // timeout) sends `notifications/cancelled` for it.
-        let answer =
-            tokio::time::timeout(server.call_timeout, server.service.peer().call_tool_once(params))
-                .await;
+        let answer = tokio::time::timeout(
+            server.call_timeout,
+            server.service.peer().call_tool_once(params),
+        )
+        .await;
         match answer {
             Err(_) => {
                 tracing::warn!(server = %server.name, after = ?server.call_timeout, "tool call timed out and was cancelled");
@@ -214,12 +251,18 @@ impl McpHub {
 
     fn check_new_name(&self, name: &str) -> Result<(), McpError> {
         let valid = !name.is_empty()
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !valid {
-            return Err(McpError::InvalidServerName { name: name.to_owned() });
+            return Err(McpError::InvalidServerName {
+                name: name.to_owned(),
+            });
         }
         if self.servers.iter().any(|s| s.name == name) {
-            return Err(McpError::DuplicateServer { name: name.to_owned() });
+            return Err(McpError::DuplicateServer {
+                name: name.to_owned(),
+            });
         }
         Ok(())
     }
@@ -254,16 +297,30 @@ impl McpHub {
                 if let Err(error) = service.cancel().await {
                     tracing::warn!(server = name, %error, "MCP connection did not close cleanly");
                 }
-                return Err(McpError::NameCollision { name: qualified, first, second: name.to_owned() });
+                return Err(McpError::NameCollision {
+                    name: qualified,
+                    first,
+                    second: name.to_owned(),
+                });
             }
             specs.push(tool_spec(tool, qualified.clone()));
-            new_routes.insert(qualified, Route { server: index, tool: Cow::Owned(tool.name.to_string()) });
+            new_routes.insert(
+                qualified,
+                Route {
+                    server: index,
+                    tool: Cow::Owned(tool.name.to_string()),
+                },
+            );
         }
         tracing::info!(server = name, tools = specs.len(), "connected MCP server");
         self.routes.extend(new_routes);
         self.tools.extend(specs);
         self.tools.sort_by(|a, b| a.name.cmp(&b.name));
-        self.servers.push(Connection { name: name.to_owned(), call_timeout, service });
+        self.servers.push(Connection {
+            name: name.to_owned(),
+            call_timeout,
+            service,
+        });
         Ok(())
     }
 }
@@ -284,10 +341,14 @@ where
             .serve_with_lifecycle(transport, lifecycle())
             .await
             .map_err(|error| init_error(name, &error))?;
-        let tools = service.peer().list_all_tools().await.map_err(|error| McpError::Connect {
-            server: name.to_owned(),
-            message: format!("listing its tools failed: {}", service_error(name, error)),
-        })?;
+        let tools = service
+            .peer()
+            .list_all_tools()
+            .await
+            .map_err(|error| McpError::Connect {
+                server: name.to_owned(),
+                message: format!("listing its tools failed: {}", service_error(name, error)),
+            })?;
         Ok::<_, McpError>((service, tools))
     };
     match tokio::time::timeout(within, handshake).await {
@@ -310,7 +371,6 @@ fn client_config() -> ClientConfig {
 }
 
 fn lifecycle() -> ClientLifecycleMode {
-    if std::env::var_os("BENCH_LEGACY").is_some() { return ClientLifecycleMode::Initialize; }
     ClientLifecycleMode::Auto {
         preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         legacy_version: Some(ProtocolVersion::LATEST_WITH_INITIALIZE),
@@ -319,9 +379,10 @@ fn lifecycle() -> ClientLifecycleMode {
 
 async fn with_stderr(error: McpError, stderr: &StderrTail) -> McpError {
     match error {
-        McpError::Connect { server, message } => {
-            McpError::Connect { server, message: format!("{message}{}", stderr.describe().await) }
-        }
+        McpError::Connect { server, message } => McpError::Connect {
+            server,
+            message: format!("{message}{}", stderr.describe().await),
+        },
         other => other,
     }
 }
@@ -329,6 +390,37 @@ async fn with_stderr(error: McpError, stderr: &StderrTail) -> McpError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hub_and_its_futures_can_be_shared_across_tasks() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: &T) {}
+        let hub = McpHub::with_inherited_env(BTreeMap::new());
+        send_sync(&hub);
+        let call = ToolCall {
+            id: bureau_protocol::ToolCallId::new("c"),
+            name: "x.y".into(),
+            arguments: Value::Null,
+        };
+        let meta = Map::new();
+        send(&hub.call_tool(&call, &meta));
+
+        let mut hub = McpHub::with_inherited_env(BTreeMap::new());
+        let server = McpServer {
+            name: "s".into(),
+            spec: McpServerSpec::Http {
+                url: "http://127.0.0.1:1/".into(),
+                headers: BTreeMap::new(),
+            },
+            call_timeout_ms: 1,
+            connect_timeout_ms: 1,
+        };
+        send(&hub.connect(&server));
+        let mut hub = McpHub::with_inherited_env(BTreeMap::new());
+        let (client, _server) = crate::in_process_pair();
+        send(&hub.connect_transport("gw", client, Naming::AsIs, Duration::from_secs(1)));
+        send(&hub.shutdown());
+    }
 
     #[test]
     fn server_names_are_checked() {
@@ -339,7 +431,9 @@ mod tests {
         for bad in ["", "a.b", "has space", "ünï", "a/b"] {
             assert_eq!(
                 hub.check_new_name(bad),
-                Err(McpError::InvalidServerName { name: bad.to_owned() }),
+                Err(McpError::InvalidServerName {
+                    name: bad.to_owned()
+                }),
                 "{bad}"
             );
         }

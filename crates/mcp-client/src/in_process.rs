@@ -69,8 +69,14 @@ pub fn in_process_pair() -> (ClientSide, ServerSide) {
     let (to_server, from_client) = unbounded_channel();
     let (to_client, from_server) = unbounded_channel();
     (
-        ClientSide(Channel { tx: Some(to_server), rx: from_server }),
-        ServerSide(Channel { tx: Some(to_client), rx: from_client }),
+        ClientSide(Channel {
+            tx: Some(to_server),
+            rx: from_server,
+        }),
+        ServerSide(Channel {
+            tx: Some(to_client),
+            rx: from_client,
+        }),
     )
 }
 
@@ -102,8 +108,10 @@ impl Transport<RoleClient> for ClientSide {
 /// Moves a `tools/call`'s params-level `_meta` where deserialization puts
 /// it: into the request's [`RequestMetaObject`] extension.
 fn as_if_serialized(message: &mut ClientJsonRpcMessage) {
-    let JsonRpcMessage::Request(JsonRpcRequest { request: ClientRequest::CallToolRequest(call), .. }) =
-        message
+    let JsonRpcMessage::Request(JsonRpcRequest {
+        request: ClientRequest::CallToolRequest(call),
+        ..
+    }) = message
     else {
         return;
     };
@@ -152,22 +160,34 @@ mod tests {
         let mut params = CallToolRequestParams::new("t");
         let mut meta = RequestMetaObject::new();
         meta.0.0.insert("dev.bureau/run_id".into(), json!("r1"));
-        meta.0.0.insert("progressToken".into(), json!("from-params"));
+        meta.0
+            .0
+            .insert("progressToken".into(), json!("from-params"));
         params.meta = Some(meta);
         let mut request = CallToolRequest::new(params);
         let mut extension = RequestMetaObject::new();
         extension.0.0.insert("progressToken".into(), json!(7));
         request.extensions.insert(extension);
-        ClientJsonRpcMessage::request(ClientRequest::CallToolRequest(request), RequestId::Number(1))
+        ClientJsonRpcMessage::request(
+            ClientRequest::CallToolRequest(request),
+            RequestId::Number(1),
+        )
     }
 
-    fn meta_after(message: ClientJsonRpcMessage) -> (Option<RequestMetaObject>, Option<RequestMetaObject>) {
-        let JsonRpcMessage::Request(JsonRpcRequest { request: ClientRequest::CallToolRequest(call), .. }) =
-            message
+    fn meta_after(
+        message: ClientJsonRpcMessage,
+    ) -> (Option<RequestMetaObject>, Option<RequestMetaObject>) {
+        let JsonRpcMessage::Request(JsonRpcRequest {
+            request: ClientRequest::CallToolRequest(call),
+            ..
+        }) = message
         else {
             panic!("not a tools/call")
         };
-        (call.params.meta, call.extensions.get::<RequestMetaObject>().cloned())
+        (
+            call.params.meta,
+            call.extensions.get::<RequestMetaObject>().cloned(),
+        )
     }
 
     #[test]

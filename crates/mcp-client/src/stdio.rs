@@ -47,7 +47,10 @@ pub(crate) struct StderrTail {
 
 impl StderrTail {
     fn push(&self, line: String) {
-        let mut lines = self.lines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if lines.len() == STDERR_TAIL_LINES {
             lines.pop_front();
         }
@@ -59,7 +62,10 @@ impl StderrTail {
     pub(crate) async fn describe(&self) -> String {
         let mut finished = self.finished.clone();
         let _ = tokio::time::timeout(STDERR_SETTLE, finished.changed()).await;
-        let lines = self.lines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if lines.is_empty() {
             return String::new();
         }
@@ -80,14 +86,17 @@ pub(crate) struct Launch<'a> {
 
 /// Starts the child and returns the transport over its stdio.
 pub(crate) fn spawn(launch: &Launch<'_>) -> Result<(ChildTransport, StderrTail), McpError> {
-    let spawn_error = |message: String| McpError::Spawn { server: launch.server.to_owned(), message };
-    if let Some(cwd) = launch.cwd {
-        if !cwd.is_dir() {
-            return Err(spawn_error(format!(
-                "its working directory `{}` does not exist: create it or fix `cwd`",
-                cwd.display()
-            )));
-        }
+    let spawn_error = |message: String| McpError::Spawn {
+        server: launch.server.to_owned(),
+        message,
+    };
+    if let Some(cwd) = launch.cwd
+        && !cwd.is_dir()
+    {
+        return Err(spawn_error(format!(
+            "its working directory `{}` does not exist: create it or fix `cwd`",
+            cwd.display()
+        )));
     }
     let mut command = Command::new(launch.command);
     command
@@ -118,14 +127,22 @@ pub(crate) fn spawn(launch: &Launch<'_>) -> Result<(ChildTransport, StderrTail),
             _ => format!("`{}` could not be started: {error}", launch.command),
         })
     })?;
-    let pgid = child.id().and_then(|id| i32::try_from(id).ok()).and_then(Pid::from_raw);
+    let pgid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(Pid::from_raw);
     let (Some(stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
-        return Err(spawn_error("its stdin, stdout or stderr could not be opened".to_owned()));
+        return Err(spawn_error(
+            "its stdin, stdout or stderr could not be opened".to_owned(),
+        ));
     };
     let (finished_tx, finished) = tokio::sync::watch::channel(());
-    let tail = StderrTail { lines: Arc::default(), finished };
+    let tail = StderrTail {
+        lines: Arc::default(),
+        finished,
+    };
     let forwarding = forward_stderr(launch.server.to_owned(), stderr, tail.clone());
     tokio::spawn(async move {
         forwarding.await;
@@ -134,7 +151,10 @@ pub(crate) fn spawn(launch: &Launch<'_>) -> Result<(ChildTransport, StderrTail),
     tracing::debug!(server = launch.server, pid = ?child.id(), "started MCP server");
     let transport = ChildTransport {
         io: AsyncRwTransport::new(stdout, stdin),
-        group: ProcessGroup { child: Some(child), pgid },
+        group: ProcessGroup {
+            child: Some(child),
+            pgid,
+        },
     };
     Ok((transport, tail))
 }
@@ -229,22 +249,23 @@ impl ProcessGroup {
         let exited = tokio::time::timeout(EXIT_GRACE, child.wait()).await.is_ok();
         if !exited {
             self.signal(Signal::TERM);
-            if tokio::time::timeout(TERM_GRACE, child.wait()).await.is_err() {
+            if tokio::time::timeout(TERM_GRACE, child.wait())
+                .await
+                .is_err()
+            {
                 self.signal(Signal::KILL);
                 let _ = child.kill().await;
             }
         }
         // The server is gone; anything it started and left behind in its
         // group goes too.
-        if let Some(pgid) = self.pgid {
-            if test_kill_process_group(pgid).is_ok() {
-                self.signal(Signal::TERM);
-                let deadline = tokio::time::Instant::now() + LEFTOVER_GRACE;
-                while test_kill_process_group(pgid).is_ok()
-                    && tokio::time::Instant::now() < deadline
-                {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
+        if let Some(pgid) = self.pgid
+            && test_kill_process_group(pgid).is_ok()
+        {
+            self.signal(Signal::TERM);
+            let deadline = tokio::time::Instant::now() + LEFTOVER_GRACE;
+            while test_kill_process_group(pgid).is_ok() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
         self.signal(Signal::KILL);
@@ -261,10 +282,9 @@ impl ProcessGroup {
 
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
-        // Not closed in an orderly way (the connection was dropped, or the
-        // runtime is shutting down): end the whole group now.
-        if self.child.is_some() {
-            self.signal(Signal::KILL);
-        }
+        // Not closed in an orderly way, or closing was itself cut short (the
+        // connection was dropped, the runtime is shutting down): end the
+        // whole group now. After a completed `terminate` this does nothing.
+        self.signal(Signal::KILL);
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bureau_mcp_client::{McpError, McpHub, Naming, in_process_pair};
@@ -48,7 +48,10 @@ impl Gateway {
         }
     }
 
-    #[tool(name = "files.write", description = "Write a file in the run's workspace")]
+    #[tool(
+        name = "files.write",
+        description = "Write a file in the run's workspace"
+    )]
     async fn write(
         &self,
         Parameters(WriteArgs { path, content }): Parameters<WriteArgs>,
@@ -72,7 +75,10 @@ impl Gateway {
 
     #[tool(name = "slow.wait", description = "Waits until cancelled")]
     async fn wait(&self, ct: CancellationToken) -> String {
-        self.waiting.lock().unwrap().push(ct.clone());
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(ct.clone());
         ct.cancelled().await;
         "cancelled".into()
     }
@@ -89,7 +95,10 @@ impl ServerHandler for Gateway {
         notification: CancelledNotificationParam,
         _context: NotificationContext<RoleServer>,
     ) {
-        self.cancellations.lock().unwrap().push(notification.reason.unwrap_or_default());
+        self.cancellations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(notification.reason.unwrap_or_default());
     }
 }
 
@@ -107,15 +116,23 @@ async fn attach<S: ServerHandler>(
             let _ = running.waiting().await;
         }
     });
-    hub.connect_transport(name, client, naming, call_timeout).await?;
+    hub.connect_transport(name, client, naming, call_timeout)
+        .await?;
     Ok(serving)
 }
 
 #[tokio::test]
 async fn list_and_call_through_the_hub() {
     let mut hub = McpHub::new();
-    let serving =
-        attach(&mut hub, "gateway", Gateway::new(), Naming::AsIs, Duration::from_secs(30)).await.unwrap();
+    let serving = attach(
+        &mut hub,
+        "gateway",
+        Gateway::new(),
+        Naming::AsIs,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     let names: Vec<&str> = hub.tools().iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["files.denied", "files.write", "slow.wait"]);
     let write = &hub.tools()[1];
@@ -126,7 +143,10 @@ async fn list_and_call_through_the_hub() {
     m.insert(meta::RUN_ID.into(), json!("run-1"));
     m.insert(meta::IDEMPOTENCY_KEY.into(), json!("run-1:4"));
     let r = hub
-        .call_tool(&call("files.write", json!({"path": "a.txt", "content": "hello"})), &m)
+        .call_tool(
+            &call("files.write", json!({"path": "a.txt", "content": "hello"})),
+            &m,
+        )
         .await
         .unwrap();
     assert!(!r.is_error);
@@ -135,12 +155,18 @@ async fn list_and_call_through_the_hub() {
         Some(json!({"path": "a.txt", "bytes": 5, "run_id": "run-1", "idempotency_key": "run-1:4"}))
     );
 
-    let r = hub.call_tool(&call("files.denied", json!({})), &no_meta()).await.unwrap();
+    let r = hub
+        .call_tool(&call("files.denied", json!({})), &no_meta())
+        .await
+        .unwrap();
     assert!(r.is_error);
     assert_eq!(text_of(&r), "denied by policy: files.denied");
 
     let e = hub
-        .call_tool(&call("files.write", json!({"path": "/etc/passwd", "content": ""})), &no_meta())
+        .call_tool(
+            &call("files.write", json!({"path": "/etc/passwd", "content": ""})),
+            &no_meta(),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -151,8 +177,16 @@ async fn list_and_call_through_the_hub() {
             message: "path must be relative".into()
         }
     );
-    let e = hub.call_tool(&call("gateway.files.write", json!({})), &no_meta()).await.unwrap_err();
-    assert_eq!(e, McpError::UnknownTool { name: "gateway.files.write".into() });
+    let e = hub
+        .call_tool(&call("gateway.files.write", json!({})), &no_meta())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e,
+        McpError::UnknownTool {
+            name: "gateway.files.write".into()
+        }
+    );
 
     hub.shutdown().await;
     tokio::time::timeout(Duration::from_secs(10), serving)
@@ -167,9 +201,20 @@ async fn a_timed_out_call_sends_cancellation() {
     let cancellations = gateway.cancellations.clone();
     let waiting = gateway.waiting.clone();
     let mut hub = McpHub::new();
-    attach(&mut hub, "gateway", gateway, Naming::AsIs, Duration::from_millis(300)).await.unwrap();
+    attach(
+        &mut hub,
+        "gateway",
+        gateway,
+        Naming::AsIs,
+        Duration::from_millis(300),
+    )
+    .await
+    .unwrap();
 
-    let e = hub.call_tool(&call("slow.wait", json!({})), &no_meta()).await.unwrap_err();
+    let e = hub
+        .call_tool(&call("slow.wait", json!({})), &no_meta())
+        .await
+        .unwrap_err();
     assert_eq!(
         e,
         McpError::Timeout {
@@ -179,12 +224,20 @@ async fn a_timed_out_call_sends_cancellation() {
         }
     );
     assert!(
-        eventually(Duration::from_secs(10), || !cancellations.lock().unwrap().is_empty()).await,
+        eventually(Duration::from_secs(10), || !cancellations
+            .lock()
+            .unwrap()
+            .is_empty())
+        .await,
         "no notifications/cancelled reached the server"
     );
     assert!(
         eventually(Duration::from_secs(10), || {
-            waiting.lock().unwrap().iter().all(CancellationToken::is_cancelled)
+            waiting
+                .lock()
+                .unwrap()
+                .iter()
+                .all(CancellationToken::is_cancelled)
         })
         .await,
         "the handler's cancellation token did not fire"
@@ -198,20 +251,34 @@ async fn dropping_a_call_cancels_it_too() {
     let cancellations = gateway.cancellations.clone();
     let waiting = gateway.waiting.clone();
     let mut hub = McpHub::new();
-    attach(&mut hub, "gateway", gateway, Naming::AsIs, Duration::from_secs(60)).await.unwrap();
+    attach(
+        &mut hub,
+        "gateway",
+        gateway,
+        Naming::AsIs,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
 
     // The run is cancelled while the call is in flight: its future is dropped.
     let call_wait = call("slow.wait", json!({}));
     let no_meta = no_meta();
     let mut in_flight = Box::pin(hub.call_tool(&call_wait, &no_meta));
-    let started = eventually(Duration::from_secs(10), || !waiting.lock().unwrap().is_empty());
+    let started = eventually(Duration::from_secs(10), || {
+        !waiting.lock().unwrap().is_empty()
+    });
     tokio::select! {
         _ = &mut in_flight => panic!("slow.wait answered"),
         seen = started => assert!(seen, "slow.wait never started"),
     }
     drop(in_flight);
     assert!(
-        eventually(Duration::from_secs(10), || !cancellations.lock().unwrap().is_empty()).await,
+        eventually(Duration::from_secs(10), || !cancellations
+            .lock()
+            .unwrap()
+            .is_empty())
+        .await,
         "no notifications/cancelled reached the server"
     );
     hub.shutdown().await;
@@ -220,28 +287,62 @@ async fn dropping_a_call_cancels_it_too() {
 #[tokio::test]
 async fn colliding_names_are_refused_and_nothing_is_lost() {
     let mut hub = McpHub::new();
-    attach(&mut hub, "a", Gateway::new(), Naming::AsIs, Duration::from_secs(30)).await.unwrap();
+    attach(
+        &mut hub,
+        "a",
+        Gateway::new(),
+        Naming::AsIs,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     let before = hub.tools().to_vec();
 
     let second = Gateway::new();
-    let e = attach(&mut hub, "b", second, Naming::AsIs, Duration::from_secs(30)).await.unwrap_err();
-    let McpError::NameCollision { name, first, second } = &e else { panic!("{e:?}") };
+    let e = attach(&mut hub, "b", second, Naming::AsIs, Duration::from_secs(30))
+        .await
+        .unwrap_err();
+    let McpError::NameCollision {
+        name,
+        first,
+        second,
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
     assert!(before.iter().any(|t| &t.name == name), "{name}");
     assert_eq!((first.as_str(), second.as_str()), ("a", "b"));
     assert!(e.to_string().contains("`a` and `b`"), "{e}");
 
     // The hub is as it was, and still works; `b` was not half-added.
     assert_eq!(hub.tools(), before.as_slice());
-    let r = hub.call_tool(&call("files.denied", json!({})), &no_meta()).await.unwrap();
+    let r = hub
+        .call_tool(&call("files.denied", json!({})), &no_meta())
+        .await
+        .unwrap();
     assert!(r.is_error);
     // The same server under a prefix does not collide.
-    attach(&mut hub, "b", Gateway::new(), Naming::Prefixed, Duration::from_secs(30)).await.unwrap();
+    attach(
+        &mut hub,
+        "b",
+        Gateway::new(),
+        Naming::Prefixed,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     assert!(hub.tools().iter().any(|t| t.name == "b.files.write"));
     assert_eq!(hub.tools().len(), 2 * before.len());
 
-    let e = attach(&mut hub, "a", Gateway::new(), Naming::Prefixed, Duration::from_secs(30))
-        .await
-        .unwrap_err();
+    let e = attach(
+        &mut hub,
+        "a",
+        Gateway::new(),
+        Naming::Prefixed,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e, McpError::DuplicateServer { name: "a".into() });
     hub.shutdown().await;
 }
@@ -249,7 +350,15 @@ async fn colliding_names_are_refused_and_nothing_is_lost() {
 #[tokio::test]
 async fn many_concurrent_calls_share_one_hub() {
     let mut hub = McpHub::new();
-    attach(&mut hub, "gateway", Gateway::new(), Naming::AsIs, Duration::from_secs(60)).await.unwrap();
+    attach(
+        &mut hub,
+        "gateway",
+        Gateway::new(),
+        Naming::AsIs,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     let hub = Arc::new(hub);
     let calls = (0..200).map(|i| {
         let hub = hub.clone();
@@ -257,7 +366,13 @@ async fn many_concurrent_calls_share_one_hub() {
             let mut m = serde_json::Map::new();
             m.insert(meta::RUN_ID.into(), json!(format!("run-{i}")));
             let r = hub
-                .call_tool(&call("files.write", json!({"path": "x", "content": "y".repeat(i)})), &m)
+                .call_tool(
+                    &call(
+                        "files.write",
+                        json!({"path": "x", "content": "y".repeat(i)}),
+                    ),
+                    &m,
+                )
                 .await
                 .unwrap();
             let s = r.structured.unwrap();
@@ -285,10 +400,16 @@ impl ServerHandler for Paged {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let cursor = request.and_then(|r| r.cursor);
-        let schema = Arc::new(serde_json::Map::from_iter([("type".to_owned(), json!("object"))]));
+        let schema = Arc::new(serde_json::Map::from_iter([(
+            "type".to_owned(),
+            json!("object"),
+        )]));
         let page = |names: &[&str], next: Option<&str>| {
             let mut result = ListToolsResult::with_all_items(
-                names.iter().map(|n| Tool::new(n.to_string(), format!("tool {n}"), schema.clone())).collect(),
+                names
+                    .iter()
+                    .map(|n| Tool::new(n.to_string(), format!("tool {n}"), schema.clone()))
+                    .collect(),
             );
             result.next_cursor = next.map(str::to_owned);
             result
@@ -297,7 +418,10 @@ impl ServerHandler for Paged {
             None => Ok(page(&["zeta", "alpha"], Some("p2"))),
             Some("p2") => Ok(page(&["mid"], Some("p3"))),
             Some("p3") => Ok(page(&["beta"], None)),
-            Some(other) => Err(ErrorData::invalid_params(format!("bad cursor {other}"), None)),
+            Some(other) => Err(ErrorData::invalid_params(
+                format!("bad cursor {other}"),
+                None,
+            )),
         }
     }
 
@@ -306,17 +430,34 @@ impl ServerHandler for Paged {
         request: CallToolRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        Ok(CallToolResult::success(vec![ContentBlock::text(format!("called {}", request.name))]).into())
+        Ok(
+            CallToolResult::success(vec![ContentBlock::text(format!("called {}", request.name))])
+                .into(),
+        )
     }
 }
 
 #[tokio::test]
 async fn every_page_of_tools_is_listed() {
     let mut hub = McpHub::new();
-    attach(&mut hub, "paged", Paged, Naming::Prefixed, Duration::from_secs(30)).await.unwrap();
+    attach(
+        &mut hub,
+        "paged",
+        Paged,
+        Naming::Prefixed,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     let names: Vec<&str> = hub.tools().iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["paged.alpha", "paged.beta", "paged.mid", "paged.zeta"]);
-    let r = hub.call_tool(&call("paged.mid", serde_json::Value::Null), &no_meta()).await.unwrap();
+    assert_eq!(
+        names,
+        ["paged.alpha", "paged.beta", "paged.mid", "paged.zeta"]
+    );
+    let r = hub
+        .call_tool(&call("paged.mid", serde_json::Value::Null), &no_meta())
+        .await
+        .unwrap();
     assert_eq!(text_of(&r), "called mid");
     hub.shutdown().await;
 }

@@ -28,7 +28,9 @@ fn everything() -> bureau_protocol::McpServer {
 #[tokio::test]
 async fn server_everything_over_stdio() {
     let mut server = everything();
-    let McpServerSpec::Stdio { env, .. } = &mut server.spec else { unreachable!() };
+    let McpServerSpec::Stdio { env, .. } = &mut server.spec else {
+        unreachable!()
+    };
     env.insert("BUREAU_INTEROP".into(), "yes".into());
     let mut hub = McpHub::new();
     hub.connect(&server).await.unwrap();
@@ -43,23 +45,50 @@ async fn server_everything_over_stdio() {
         "everything.get-sum",
         "everything.get-tiny-image",
     ] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted, "tools() is sorted by name");
-    let echo = hub.tools().iter().find(|t| t.name == "everything.echo").unwrap();
+    let echo = hub
+        .tools()
+        .iter()
+        .find(|t| t.name == "everything.echo")
+        .unwrap();
     assert_eq!(echo.input_schema["properties"]["message"]["type"], "string");
     assert!(!echo.description.is_empty());
 
-    let r = hub.call_tool(&call("everything.echo", json!({"message": "hi"})), &no_meta()).await.unwrap();
-    assert_eq!(r.content, vec![Content::Text { text: "Echo: hi".into() }]);
+    let r = hub
+        .call_tool(
+            &call("everything.echo", json!({"message": "hi"})),
+            &no_meta(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.content,
+        vec![Content::Text {
+            text: "Echo: hi".into()
+        }]
+    );
     assert!(!r.is_error);
 
-    let r = hub.call_tool(&call("everything.get-sum", json!({"a": 2, "b": 40})), &no_meta()).await.unwrap();
+    let r = hub
+        .call_tool(
+            &call("everything.get-sum", json!({"a": 2, "b": 40})),
+            &no_meta(),
+        )
+        .await
+        .unwrap();
     assert!(text_of(&r).contains("42"), "{r:?}");
 
-    let r = hub.call_tool(&call("everything.get-tiny-image", json!({})), &no_meta()).await.unwrap();
+    let r = hub
+        .call_tool(&call("everything.get-tiny-image", json!({})), &no_meta())
+        .await
+        .unwrap();
     let image = r.content.iter().find_map(|c| match c {
         Content::Image { data, mime_type } => Some((data, mime_type)),
         _ => None,
@@ -69,7 +98,13 @@ async fn server_everything_over_stdio() {
     assert!(data.starts_with("iVBORw0KGgo"), "PNG base64 expected");
 
     let r = hub
-        .call_tool(&call("everything.get-structured-content", json!({"location": "Chicago"})), &no_meta())
+        .call_tool(
+            &call(
+                "everything.get-structured-content",
+                json!({"location": "Chicago"}),
+            ),
+            &no_meta(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -77,7 +112,13 @@ async fn server_everything_over_stdio() {
         Some(json!({"temperature": 36, "conditions": "Light rain / drizzle", "humidity": 82}))
     );
 
-    let r = hub.call_tool(&call("everything.get-resource-links", json!({"count": 2})), &no_meta()).await.unwrap();
+    let r = hub
+        .call_tool(
+            &call("everything.get-resource-links", json!({"count": 2})),
+            &no_meta(),
+        )
+        .await
+        .unwrap();
     let links: Vec<_> = r
         .content
         .iter()
@@ -87,10 +128,19 @@ async fn server_everything_over_stdio() {
         })
         .collect();
     assert_eq!(links.len(), 2, "{r:?}");
-    assert!(links[0]["uri"].as_str().unwrap().starts_with("demo://"), "{links:?}");
+    assert!(
+        links[0]["uri"].as_str().unwrap().starts_with("demo://"),
+        "{links:?}"
+    );
 
     let r = hub
-        .call_tool(&call("everything.get-resource-reference", json!({"resourceType": "Text", "resourceId": 1})), &no_meta())
+        .call_tool(
+            &call(
+                "everything.get-resource-reference",
+                json!({"resourceType": "Text", "resourceId": 1}),
+            ),
+            &no_meta(),
+        )
         .await
         .unwrap();
     let embedded = r.content.iter().find_map(|c| match c {
@@ -98,15 +148,25 @@ async fn server_everything_over_stdio() {
         _ => None,
     });
     let embedded = embedded.unwrap_or_else(|| panic!("no embedded resource in {r:?}"));
-    assert!(embedded["resource"]["uri"].as_str().unwrap().starts_with("demo://"), "{embedded}");
+    assert!(
+        embedded["resource"]["uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("demo://"),
+        "{embedded}"
+    );
 
     // The Node peer sees the same cleared environment.
-    let r = hub.call_tool(&call("everything.get-env", json!({})), &no_meta()).await.unwrap();
+    let r = hub
+        .call_tool(&call("everything.get-env", json!({})), &no_meta())
+        .await
+        .unwrap();
     let env: BTreeMap<String, String> = serde_json::from_str(&text_of(&r)).unwrap();
     assert_eq!(env.get("BUREAU_INTEROP").map(String::as_str), Some("yes"));
     assert!(!env.contains_key("CARGO_MANIFEST_DIR"), "{env:?}");
     assert!(
-        env.keys().all(|k| INHERITED_ENV_VARS.contains(&k.as_str()) || k == "BUREAU_INTEROP"),
+        env.keys()
+            .all(|k| INHERITED_ENV_VARS.contains(&k.as_str()) || k == "BUREAU_INTEROP"),
         "{env:?}"
     );
     hub.shutdown().await;
@@ -114,24 +174,43 @@ async fn server_everything_over_stdio() {
 
 #[tokio::test]
 async fn mcp_server_time_over_stdio() {
-    let server = stdio_server("time", deps::venv_bin("mcp-server-time").display().to_string(), vec![]);
+    let server = stdio_server(
+        "time",
+        deps::venv_bin("mcp-server-time").display().to_string(),
+        vec![],
+    );
     let mut hub = McpHub::new();
     hub.connect(&server).await.unwrap();
     let names: Vec<&str> = hub.tools().iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["time.convert_time", "time.get_current_time"]);
 
     let r = hub
-        .call_tool(&call("time.get_current_time", json!({"timezone": "Asia/Tokyo"})), &no_meta())
+        .call_tool(
+            &call("time.get_current_time", json!({"timezone": "Asia/Tokyo"})),
+            &no_meta(),
+        )
         .await
         .unwrap();
     assert!(!r.is_error, "{r:?}");
-    let structured = r.structured.clone().unwrap_or_else(|| serde_json::from_str(&text_of(&r)).unwrap());
+    let structured = r
+        .structured
+        .clone()
+        .unwrap_or_else(|| serde_json::from_str(&text_of(&r)).unwrap());
     assert_eq!(structured["timezone"], "Asia/Tokyo");
-    assert!(structured["datetime"].as_str().unwrap().ends_with("+09:00"), "{structured}");
+    assert!(
+        structured["datetime"].as_str().unwrap().ends_with("+09:00"),
+        "{structured}"
+    );
 
     // A bad timezone is the tool's error, reported to the model, not a failure here.
     let r = hub
-        .call_tool(&call("time.get_current_time", json!({"timezone": "Mars/Olympus_Mons"})), &no_meta())
+        .call_tool(
+            &call(
+                "time.get_current_time",
+                json!({"timezone": "Mars/Olympus_Mons"}),
+            ),
+            &no_meta(),
+        )
         .await
         .unwrap();
     assert!(r.is_error, "{r:?}");

@@ -65,15 +65,7 @@ fn now_ms() -> i64 {
 
 /// Tools whose qualified name matches one of the agent's patterns.
 pub(crate) fn select_tools(all: Vec<ToolSpec>, patterns: &[String]) -> Vec<ToolSpec> {
-    all.into_iter().filter(|t| patterns.iter().any(|p| pattern_matches(p, &t.name))).collect()
-}
-
-/// `*` matches everything; `prefix*` matches by prefix; otherwise exact.
-pub(crate) fn pattern_matches(pattern: &str, name: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => pattern == name,
-    }
+    all.into_iter().filter(|t| patterns.iter().any(|p| bureau_config::tool_pattern_matches(p, &t.name))).collect()
 }
 
 /// Cuts `text` to at most `limit` characters, saying so.

@@ -70,10 +70,8 @@ impl ToolResult {
                 Content::Resource { resource } => parts.push(resource.to_string()),
             }
         }
-        if parts.is_empty() {
-            if let Some(s) = &self.structured {
-                return s.to_string();
-            }
+        if let (true, Some(s)) = (parts.is_empty(), &self.structured) {
+            return s.to_string();
         }
         parts.join("\n")
     }

@@ -40,7 +40,7 @@ pub enum ToolError {
     #[error("the parent folder of `{path}` does not exist: create it first, or call files.write with `create_dirs: true`")]
     MissingParent { path: String },
 
-    #[error("`{path}` has {links} hard links: the files tools only use files with a single link; write a new file instead")]
+    #[error("`{path}` has {links} hard links, and the files tools only use files with a single link: use another file")]
     HardLinked { path: String, links: u64 },
 
     #[error("`{path}` is not UTF-8 text (invalid byte at offset {offset}): files.read returns text only and cannot show binary files")]
@@ -63,7 +63,7 @@ pub enum ToolError {
         source: std::io::Error,
     },
 
-    #[error("the workspace folder `{path}` cannot be opened: {source}; check that it exists and is a directory")]
+    #[error("the workspace folder `{path}` cannot be created or opened: {source}; check the path and its permissions")]
     Workspace {
         path: String,
         #[source]

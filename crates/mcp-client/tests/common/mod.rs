@@ -14,7 +14,9 @@ pub const CONNECT_TIMEOUT_MS: u64 = 15_000;
 pub const CALL_TIMEOUT_MS: u64 = 30_000;
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 pub fn stdio_server(name: &str, command: impl Into<String>, args: Vec<String>) -> McpServer {
@@ -41,7 +43,11 @@ pub fn python_fixture(name: &str) -> McpServer {
 }
 
 pub fn call(name: &str, arguments: Value) -> ToolCall {
-    ToolCall { id: ToolCallId::new("call-1"), name: name.to_owned(), arguments }
+    ToolCall {
+        id: ToolCallId::new("call-1"),
+        name: name.to_owned(),
+        arguments,
+    }
 }
 
 pub fn no_meta() -> serde_json::Map<String, Value> {
@@ -57,7 +63,9 @@ pub fn text_of(result: &bureau_protocol::ToolResult) -> String {
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
-            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next());
             !matches!(state, Some('Z') | Some('X') | None)
         }
         Err(_) => false,
