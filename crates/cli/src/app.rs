@@ -78,7 +78,7 @@ pub async fn tool_hub(gateway: &Gateway, config: &Config) -> anyhow::Result<McpH
             tracing::error!(error = %e, "the in-process gateway stopped");
         }
     });
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&env_var);
     hub.connect_transport("bureau", client_side, Naming::AsIs, Duration::from_secs(300))
         .await
         .context("cannot reach the built-in gateway")?;
@@ -166,5 +166,5 @@ fn build_model(mc: &ModelConfig) -> anyhow::Result<ModelChoice> {
             (Arc::new(Retrying::new(client, retry)), format!("anthropic:{}", mc.model))
         }
     };
-    Ok(ModelChoice { client, label, price: mc.price.clone() })
+    Ok(ModelChoice { client, label, price: mc.price })
 }

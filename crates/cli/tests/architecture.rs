@@ -2,6 +2,11 @@
 //! test checks the claim against `cargo metadata`, so data keeps flowing
 //! one way (e.g. the orchestrator never depends on the gateway or tools).
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail loudly"
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 

@@ -1,6 +1,13 @@
 //! The `bureau` binary end to end: the demo, `run --json`, the journal
 //! commands, config errors. Each test uses its own `--data-dir`.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

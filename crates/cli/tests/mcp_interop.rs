@@ -3,6 +3,12 @@
 //! --stdio` and `--http`, in both protocol eras; and `bureau mcp tools`
 //! aggregates an official reference server configured in bureau.toml.
 
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};

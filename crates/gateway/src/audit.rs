@@ -23,7 +23,9 @@ pub enum AuditDecision {
 pub enum AuditOutcome {
     Ok,
     /// The tool reported an error (the model got it as `isError: true`).
-    ToolError { message: String },
+    ToolError {
+        message: String,
+    },
     /// The tool panicked; the connection stayed up.
     Panicked,
     /// The tool ran past the gateway's call timeout.
@@ -61,7 +63,9 @@ impl AuditSink for TracingAudit {
         let (decision, reason) = match &event.decision {
             AuditDecision::Allowed => ("allowed", None),
             AuditDecision::Denied { reason } => ("denied", Some(reason.as_str())),
-            AuditDecision::ApprovalRequired { reason } => ("approval_required", Some(reason.as_str())),
+            AuditDecision::ApprovalRequired { reason } => {
+                ("approval_required", Some(reason.as_str()))
+            }
             AuditDecision::Rejected { reason } => ("rejected", Some(reason.as_str())),
         };
         let (outcome, error) = match &event.outcome {
@@ -99,7 +103,10 @@ impl MemoryAudit {
 
     /// A copy of the events so far, in order.
     pub fn events(&self) -> Vec<AuditEvent> {
-        self.events.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Removes and returns the events so far.
@@ -110,6 +117,9 @@ impl MemoryAudit {
 
 impl AuditSink for MemoryAudit {
     fn record(&self, event: AuditEvent) {
-        self.events.lock().unwrap_or_else(PoisonError::into_inner).push(event);
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(event);
     }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::audit::{AuditDecision, AuditEvent, AuditOutcome, AuditSink};
 use crate::policy::{CallRequest, Decision, Policy};
-use crate::registry::{Entry, Registry};
+use crate::registry::Registry;
 use crate::workspaces::Workspaces;
 
 pub(crate) struct Pipeline {
@@ -63,16 +63,32 @@ impl Pipeline {
         // 1. Decode: a tool that exists, a run id that is one, arguments
         //    that fit the tool's schema.
         let Some(entry) = self.registry.get(name) else {
-            let message =
-                format!("unknown tool `{name}`: this gateway offers {}", self.registry.listed_names());
+            let message = format!(
+                "unknown tool `{name}`: this gateway offers {}",
+                self.registry.listed_names()
+            );
             let run = run_id.as_ref().ok().copied().flatten();
-            audit(Arc::from(name), run, AuditDecision::Rejected { reason: message.clone() }, AuditOutcome::NotRun);
+            audit(
+                Arc::from(name),
+                run,
+                AuditDecision::Rejected {
+                    reason: message.clone(),
+                },
+                AuditOutcome::NotRun,
+            );
             return error_result(message);
         };
         let run_id = match run_id {
             Ok(run_id) => run_id,
             Err(message) => {
-                audit(entry.name.clone(), None, AuditDecision::Rejected { reason: message.clone() }, AuditOutcome::NotRun);
+                audit(
+                    entry.name.clone(),
+                    None,
+                    AuditDecision::Rejected {
+                        reason: message.clone(),
+                    },
+                    AuditOutcome::NotRun,
+                );
                 return error_result(message);
             }
         };
@@ -80,18 +96,34 @@ impl Pipeline {
             Ok(invocation) => invocation,
             Err(e) => {
                 let message = e.to_string();
-                audit(entry.name.clone(), run_id, AuditDecision::Rejected { reason: message.clone() }, AuditOutcome::NotRun);
+                audit(
+                    entry.name.clone(),
+                    run_id,
+                    AuditDecision::Rejected {
+                        reason: message.clone(),
+                    },
+                    AuditOutcome::NotRun,
+                );
                 return error_result(message);
             }
         };
 
         // 2. Policy.
-        let request = CallRequest { tool: &entry.def, arguments: &arguments, run_id };
+        let request = CallRequest {
+            tool: &entry.def,
+            arguments: &arguments,
+            run_id,
+        };
         match self.policy.decide(&request) {
             Decision::Allow => {}
             Decision::Deny { reason } => {
                 let message = format!("denied by policy: {reason}");
-                audit(entry.name.clone(), run_id, AuditDecision::Denied { reason }, AuditOutcome::NotRun);
+                audit(
+                    entry.name.clone(),
+                    run_id,
+                    AuditDecision::Denied { reason },
+                    AuditOutcome::NotRun,
+                );
                 return error_result(message);
             }
             // 3. Approval. The seam for human approval: when approvals
@@ -101,16 +133,23 @@ impl Pipeline {
                 let message = format!(
                     "`{name}` needs a human's approval ({reason}), and this gateway cannot ask for one yet: do the task another way or ask the user"
                 );
-                audit(entry.name.clone(), run_id, AuditDecision::ApprovalRequired { reason }, AuditOutcome::NotRun);
+                audit(
+                    entry.name.clone(),
+                    run_id,
+                    AuditDecision::ApprovalRequired { reason },
+                    AuditOutcome::NotRun,
+                );
                 return error_result(message);
             }
         }
 
         // 4. The tool.
-        let (result, outcome) = match self.run(entry, invocation, run_id).await {
+        let (result, outcome) = match self.run(invocation, run_id).await {
             Ok(result) => {
                 let outcome = if result.is_error {
-                    AuditOutcome::ToolError { message: result.to_model_text() }
+                    AuditOutcome::ToolError {
+                        message: result.to_model_text(),
+                    }
                 } else {
                     AuditOutcome::Ok
                 };
@@ -118,10 +157,16 @@ impl Pipeline {
             }
             Err(Failure::Tool(e)) => {
                 let message = e.to_string();
-                (error_result(message.clone()), AuditOutcome::ToolError { message })
+                (
+                    error_result(message.clone()),
+                    AuditOutcome::ToolError { message },
+                )
             }
             Err(Failure::Panicked) => {
-                tracing::error!(tool = name, "tool panicked; the call ends in an error result");
+                tracing::error!(
+                    tool = name,
+                    "tool panicked; the call ends in an error result"
+                );
                 let message = format!(
                     "`{name}` failed inside the gateway (a bug, now logged) and did not complete: try another way"
                 );
@@ -143,13 +188,12 @@ impl Pipeline {
 
     async fn run(
         &self,
-        entry: &Entry,
         invocation: Box<dyn Invocation>,
         run_id: Option<RunId>,
     ) -> Result<ToolResult, Failure> {
         let workspace = self.workspaces.for_run(run_id).map_err(Failure::Tool)?;
         let ctx = ToolContext { workspace };
-        match entry.def.execution {
+        match invocation.execution() {
             Execution::Inline => {
                 match std::panic::catch_unwind(AssertUnwindSafe(|| invocation.run(&ctx))) {
                     Ok(result) => result.map_err(Failure::Tool),
@@ -173,10 +217,14 @@ impl Pipeline {
 fn parse_run_id(value: Option<&Value>) -> Result<Option<RunId>, String> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => s.parse::<RunId>().map(Some).map_err(|e| {
-            format!("invalid run id in _meta[\"{}\"]: {e}", meta::RUN_ID)
-        }),
-        Some(_) => Err(format!("invalid run id in _meta[\"{}\"]: it must be a string holding a UUID", meta::RUN_ID)),
+        Some(Value::String(s)) => s
+            .parse::<RunId>()
+            .map(Some)
+            .map_err(|e| format!("invalid run id in _meta[\"{}\"]: {e}", meta::RUN_ID)),
+        Some(_) => Err(format!(
+            "invalid run id in _meta[\"{}\"]: it must be a string holding a UUID",
+            meta::RUN_ID
+        )),
     }
 }
 
@@ -216,7 +264,10 @@ mod tests {
         assert_eq!(parse_run_id(Some(&json!(id.to_string()))), Ok(Some(id)));
         for bad in [json!("../../etc"), json!(""), json!(7), json!({"id": 1})] {
             let err = parse_run_id(Some(&bad)).unwrap_err();
-            assert!(err.starts_with("invalid run id in _meta[\"dev.bureau/run_id\"]"), "{err}");
+            assert!(
+                err.starts_with("invalid run id in _meta[\"dev.bureau/run_id\"]"),
+                "{err}"
+            );
         }
     }
 }
@@ -254,9 +305,17 @@ mod bench {
         let run_value = json!(run.to_string());
         let n = 20_000;
         let args = json!({"path": "small.txt"});
-        pipeline.call("files.write", json!({"path": "small.txt", "content": "hello world\n".repeat(10)}), Some(&run_value)).await;
+        pipeline
+            .call(
+                "files.write",
+                json!({"path": "small.txt", "content": "hello world\n".repeat(10)}),
+                Some(&run_value),
+            )
+            .await;
 
-        let ctx = ToolContext { workspace: pipeline.workspaces.for_run(Some(run)).unwrap() };
+        let ctx = ToolContext {
+            workspace: pipeline.workspaces.for_run(Some(run)).unwrap(),
+        };
         let t = Instant::now();
         for _ in 0..n {
             let inv = files.decode("files.read", &args).unwrap();
@@ -266,11 +325,22 @@ mod bench {
 
         let t = Instant::now();
         for _ in 0..n {
-            let r = pipeline.call("files.read", args.clone(), Some(&run_value)).await;
+            let r = pipeline
+                .call("files.read", args.clone(), Some(&run_value))
+                .await;
             assert_eq!(r.is_error, Some(false));
         }
         let full = t.elapsed().as_secs_f64() * 1e6 / n as f64;
         audit.take();
+
+        let wargs = json!({"path": "w.txt", "content": "x".repeat(100)});
+        let t = Instant::now();
+        for _ in 0..n / 10 {
+            let inv = files.decode("files.write", &wargs).unwrap();
+            assert!(!inv.run(&ctx).unwrap().is_error);
+        }
+        let write = t.elapsed().as_secs_f64() * 1e6 / (n / 10) as f64;
+        println!("files.write 100 B: tool alone (decode+run) {write:.2}µs");
 
         let t = Instant::now();
         for _ in 0..n {

@@ -24,9 +24,13 @@ pub struct CallRequest<'a> {
 pub enum Decision {
     Allow,
     /// `reason` is shown to the model after "denied by policy: ".
-    Deny { reason: String },
+    Deny {
+        reason: String,
+    },
     /// The call may run once a human approves it.
-    RequireApproval { reason: String },
+    RequireApproval {
+        reason: String,
+    },
 }
 
 /// Decides calls. Pure and synchronous: no I/O, no clock reads.
@@ -51,9 +55,14 @@ enum Pattern {
 
 impl Pattern {
     fn parse(raw: &str) -> Result<Self, GatewayError> {
-        let invalid = |reason| GatewayError::InvalidPattern { pattern: raw.to_owned(), reason };
+        let invalid = |reason| GatewayError::InvalidPattern {
+            pattern: raw.to_owned(),
+            reason,
+        };
         if raw.is_empty() {
-            return Err(invalid("it is empty; use a tool name such as `files.read`, `files.*` or `*`"));
+            return Err(invalid(
+                "it is empty; use a tool name such as `files.read`, `files.*` or `*`",
+            ));
         }
         if raw == "*" {
             return Ok(Pattern::Any);
@@ -87,9 +96,19 @@ pub struct AllowList {
 impl AllowList {
     /// Parses `patterns` (see [`crate::GatewayConfig::allowed_tools`]).
     pub fn new(patterns: &[String]) -> Result<Self, GatewayError> {
-        let parsed = patterns.iter().map(|p| Pattern::parse(p)).collect::<Result<Vec<_>, _>>()?;
-        let shown = if patterns.is_empty() { "none".to_owned() } else { patterns.join(", ") };
-        Ok(Self { patterns: parsed, shown })
+        let parsed = patterns
+            .iter()
+            .map(|p| Pattern::parse(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let shown = if patterns.is_empty() {
+            "none".to_owned()
+        } else {
+            patterns.join(", ")
+        };
+        Ok(Self {
+            patterns: parsed,
+            shown,
+        })
     }
 
     /// Checks every pattern against the tools that exist, so a typo in
@@ -106,7 +125,10 @@ impl AllowList {
                     Pattern::Prefix(p) => format!("{p}*"),
                 };
                 let available = tools.clone().into_iter().collect::<Vec<_>>().join(", ");
-                return Err(GatewayError::PatternMatchesNothing { pattern: raw, available });
+                return Err(GatewayError::PatternMatchesNothing {
+                    pattern: raw,
+                    available,
+                });
             }
         }
         Ok(())
@@ -160,7 +182,10 @@ mod tests {
     fn bad_patterns_are_refused_with_a_fix() {
         for p in ["", "files.*.x", "*.read", "f*s*"] {
             let err = list(&[p]).unwrap_err();
-            assert!(matches!(err, GatewayError::InvalidPattern { .. }), "{p}: {err}");
+            assert!(
+                matches!(err, GatewayError::InvalidPattern { .. }),
+                "{p}: {err}"
+            );
         }
         let l = list(&["files.raed"]).unwrap();
         let err = l.check_against(["files.read", "files.write"]).unwrap_err();
@@ -168,6 +193,11 @@ mod tests {
             err.to_string(),
             "allowed tool pattern `files.raed` matches no tool this gateway offers (files.read, files.write): fix the name or remove it"
         );
-        assert!(list(&["files.*", "*"]).unwrap().check_against(["files.read"]).is_ok());
+        assert!(
+            list(&["files.*", "*"])
+                .unwrap()
+                .check_against(["files.read"])
+                .is_ok()
+        );
     }
 }

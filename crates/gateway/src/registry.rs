@@ -39,7 +39,9 @@ impl Registry {
             for def in toolset.tools() {
                 let name: Arc<str> = Arc::from(def.spec.name.as_str());
                 if by_name.insert(name.clone(), entries.len()).is_some() {
-                    return Err(GatewayError::DuplicateTool { name: def.spec.name.clone() });
+                    return Err(GatewayError::DuplicateTool {
+                        name: def.spec.name.clone(),
+                    });
                 }
                 entries.push(Entry {
                     tool: to_mcp_tool(def),
@@ -53,8 +55,18 @@ impl Registry {
         let listed: Vec<&Entry> = entries.iter().filter(|e| e.listed).collect();
         let listed_tools = listed.iter().map(|e| e.tool.clone()).collect();
         let listed_specs = listed.iter().map(|e| e.def.spec.clone()).collect();
-        let listed_names = listed.iter().map(|e| &*e.name).collect::<Vec<_>>().join(", ");
-        Ok(Self { entries, by_name, listed_tools, listed_specs, listed_names })
+        let listed_names = listed
+            .iter()
+            .map(|e| &*e.name)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(Self {
+            entries,
+            by_name,
+            listed_tools,
+            listed_specs,
+            listed_names,
+        })
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&Entry> {
@@ -70,7 +82,11 @@ impl Registry {
     }
 
     pub(crate) fn listed_names(&self) -> &str {
-        if self.listed_names.is_empty() { "no tools" } else { &self.listed_names }
+        if self.listed_names.is_empty() {
+            "no tools"
+        } else {
+            &self.listed_names
+        }
     }
 }
 

@@ -7,16 +7,16 @@ use std::sync::Arc;
 use bureau_protocol::{RunId, ToolSpec, meta};
 use bureau_tools::{FilesToolset, Toolset};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CustomRequest, ErrorCode, CustomResult, Implementation,
-    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
-    Tool,
+    CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult, ErrorCode,
+    Implementation, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
+    ServerConfig, Tool,
 };
-use serde_json::Value;
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::IntoTransport;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, ServerHandler, ServiceExt};
+use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -71,7 +71,12 @@ impl Gateway {
     /// A gateway from its parts; `config.allowed_tools` is ignored in
     /// favour of `parts.policy`.
     pub fn from_parts(parts: GatewayParts) -> Result<Self, GatewayError> {
-        let GatewayParts { config, audit, policy, toolsets } = parts;
+        let GatewayParts {
+            config,
+            audit,
+            policy,
+            toolsets,
+        } = parts;
         let registry = Registry::new(toolsets, policy.as_ref())?;
         let workspaces = Workspaces::new(&config)?;
         let info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
@@ -81,9 +86,16 @@ impl Gateway {
                     .with_description("Bureau's policy-checked, audited tool gateway"),
             )
             .with_instructions(INSTRUCTIONS);
-        let pipeline =
-            Pipeline { registry, policy, audit, workspaces, call_timeout: config.call_timeout };
-        Ok(Self { inner: Arc::new(Inner { pipeline, info }) })
+        let pipeline = Pipeline {
+            registry,
+            policy,
+            audit,
+            workspaces,
+            call_timeout: config.call_timeout,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner { pipeline, info }),
+        })
     }
 
     /// The tools `tools/list` offers: every tool the policy could allow.
@@ -105,8 +117,13 @@ impl Gateway {
         T: IntoTransport<RoleServer, E, A> + Send + 'static,
         E: std::error::Error + Send + Sync + 'static,
     {
-        let handler = Handler { inner: self.inner.clone() };
-        let running = handler.serve(transport).await.map_err(GatewayError::Handshake)?;
+        let handler = Handler {
+            inner: self.inner.clone(),
+        };
+        let running = handler
+            .serve(transport)
+            .await
+            .map_err(|e| GatewayError::Handshake(Box::new(e)))?;
         running.waiting().await.map_err(GatewayError::Connection)?;
         Ok(())
     }
@@ -132,7 +149,9 @@ impl Gateway {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| GatewayError::Bind { addr, source })?;
-        let bound = listener.local_addr().map_err(|source| GatewayError::Bind { addr, source })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| GatewayError::Bind { addr, source })?;
         let config = StreamableHttpServerConfig::default()
             .with_cancellation_token(shutdown.child_token())
             .with_allowed_hosts(["localhost", "127.0.0.1", "::1"])
@@ -146,11 +165,16 @@ impl Gateway {
             ])
             .enforce_origin_validation();
         let inner = self.inner.clone();
-        let service: StreamableHttpService<Handler, LocalSessionManager> = StreamableHttpService::new(
-            move || Ok(Handler { inner: inner.clone() }),
-            Default::default(),
-            config,
-        );
+        let service: StreamableHttpService<Handler, LocalSessionManager> =
+            StreamableHttpService::new(
+                move || {
+                    Ok(Handler {
+                        inner: inner.clone(),
+                    })
+                },
+                Default::default(),
+                config,
+            );
         let router = axum::Router::new().nest_service("/mcp", service);
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -181,11 +205,17 @@ impl ServerHandler for Handler {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.inner.pipeline.registry.listed_tools().to_vec()))
+        Ok(ListToolsResult::with_all_items(
+            self.inner.pipeline.registry.listed_tools().to_vec(),
+        ))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.inner.pipeline.registry.get(name).map(|e| e.tool.clone())
+        self.inner
+            .pipeline
+            .registry
+            .get(name)
+            .map(|e| e.tool.clone())
     }
 
     async fn call_tool(
@@ -200,7 +230,11 @@ impl ServerHandler for Handler {
             .and_then(|m| m.get(meta::RUN_ID))
             .or_else(|| context.meta.get(meta::RUN_ID));
         let arguments = request.arguments.map_or(Value::Null, Value::Object);
-        let result = self.inner.pipeline.call(&request.name, arguments, run_id).await;
+        let result = self
+            .inner
+            .pipeline
+            .call(&request.name, arguments, run_id)
+            .await;
         Ok(CallToolResponse::Complete(result))
     }
 
@@ -214,7 +248,11 @@ impl ServerHandler for Handler {
         context: RequestContext<RoleServer>,
     ) -> Result<CustomResult, ErrorData> {
         if request.method != "tools/call" {
-            return Err(ErrorData::new(ErrorCode::METHOD_NOT_FOUND, request.method, None));
+            return Err(ErrorData::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                request.method,
+                None,
+            ));
         }
         let params = request.params.unwrap_or(Value::Null);
         let Some(name) = params.get("name").and_then(Value::as_str) else {

@@ -38,7 +38,9 @@ impl Workspaces {
     }
 
     pub(crate) fn for_run(&self, run: Option<RunId>) -> Result<Arc<Workspace>, ToolError> {
-        let Some(run) = run else { return Ok(self.default.clone()) };
+        let Some(run) = run else {
+            return Ok(self.default.clone());
+        };
         if let Some(ws) = self.lock().touch(run) {
             return Ok(ws);
         }
@@ -73,7 +75,11 @@ impl RunCache {
 
     fn insert(&mut self, run: RunId, ws: Arc<Workspace>) {
         if self.open.len() >= MAX_OPEN_RUNS {
-            let oldest = self.open.iter().min_by_key(|(_, (_, used))| *used).map(|(id, _)| *id);
+            let oldest = self
+                .open
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(id, _)| *id);
             if let Some(oldest) = oldest {
                 self.open.remove(&oldest);
             }
@@ -90,7 +96,8 @@ mod tests {
     #[test]
     fn runs_get_their_own_folder_and_the_cache_is_bounded() {
         let dir = tempfile::tempdir().unwrap();
-        let config = GatewayConfig::new(dir.path().join("runs"), dir.path().join("default"), vec![]);
+        let config =
+            GatewayConfig::new(dir.path().join("runs"), dir.path().join("default"), vec![]);
         let ws = Workspaces::new(&config).unwrap();
         assert_eq!(ws.for_run(None).unwrap().path(), dir.path().join("default"));
         let a = RunId::new();
@@ -101,7 +108,10 @@ mod tests {
             ws.for_run(Some(RunId::new())).unwrap();
         }
         assert_eq!(ws.lock().open.len(), MAX_OPEN_RUNS);
-        assert!(!ws.lock().open.contains_key(&a), "the least recently used went first");
+        assert!(
+            !ws.lock().open.contains_key(&a),
+            "the least recently used went first"
+        );
         ws.forget(RunId::new());
     }
 }

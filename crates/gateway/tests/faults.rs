@@ -1,14 +1,20 @@
 //! Tools that panic or hang end in error results; the connection and the
 //! gateway stay up. Also: a policy that asks for approval, through the seam.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a tool that panics on purpose, helpers that fail loudly"
+)]
+
 mod common;
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use bureau_gateway::{
-    AllowList, AuditDecision, AuditOutcome, CallRequest, Decision, Gateway, GatewayParts, MemoryAudit,
-    Policy,
+    AllowList, AuditDecision, AuditOutcome, CallRequest, Decision, Gateway, GatewayParts,
+    MemoryAudit, Policy,
 };
 use bureau_protocol::{ToolResult, ToolSpec};
 use bureau_tools::{
@@ -46,22 +52,24 @@ struct Faulty {
 
 impl Faulty {
     fn new(gate: Arc<Gate>) -> Self {
-        let def = |name: &str, execution| ToolDef {
+        let def = |name: &str| ToolDef {
             spec: ToolSpec {
                 name: name.to_owned(),
                 description: "misbehaves".to_owned(),
                 input_schema: json!({"type": "object"}),
             },
-            needs: vec![Requirement { resource: Resource::Workspace, access: Access::Read }],
-            execution,
+            needs: vec![Requirement {
+                resource: Resource::Workspace,
+                access: Access::Read,
+            }],
             read_only: true,
         };
         Self {
             defs: vec![
-                def("faulty.panic_inline", Execution::Inline),
-                def("faulty.panic_blocking", Execution::Blocking),
-                def("faulty.hang", Execution::Blocking),
-                def("faulty.error", Execution::Inline),
+                def("faulty.panic_inline"),
+                def("faulty.panic_blocking"),
+                def("faulty.hang"),
+                def("faulty.error"),
             ],
             gate,
         }
@@ -69,15 +77,23 @@ impl Faulty {
 }
 
 enum Fault {
-    Panic,
+    Panic(Execution),
     Hang(Arc<Gate>),
     Error,
 }
 
 impl Invocation for Fault {
+    fn execution(&self) -> Execution {
+        match self {
+            Fault::Panic(execution) => *execution,
+            Fault::Hang(_) => Execution::Blocking,
+            Fault::Error => Execution::Inline,
+        }
+    }
+
     fn run(self: Box<Self>, _ctx: &ToolContext) -> Result<ToolResult, ToolError> {
         match *self {
-            Fault::Panic => panic!("deliberate panic in a test tool"),
+            Fault::Panic(_) => panic!("deliberate panic in a test tool"),
             Fault::Hang(gate) => {
                 gate.wait();
                 Ok(ToolResult::text("released"))
@@ -96,7 +112,8 @@ impl Toolset for Faulty {
         Ok(Box::new(match tool {
             "faulty.hang" => Fault::Hang(self.gate.clone()),
             "faulty.error" => Fault::Error,
-            _ => Fault::Panic,
+            "faulty.panic_blocking" => Fault::Panic(Execution::Blocking),
+            _ => Fault::Panic(Execution::Inline),
         }))
     }
 }
@@ -113,7 +130,10 @@ async fn panics_and_timeouts_end_in_error_results() {
         config,
         audit: audit.clone(),
         policy: Arc::new(AllowList::new(&["*".to_owned()]).unwrap()),
-        toolsets: vec![Arc::new(FilesToolset::default()), Arc::new(Faulty::new(gate.clone()))],
+        toolsets: vec![
+            Arc::new(FilesToolset::default()),
+            Arc::new(Faulty::new(gate.clone())),
+        ],
     })
     .unwrap();
     let client = connect(&gateway, Era::Legacy).await;
@@ -121,18 +141,31 @@ async fn panics_and_timeouts_end_in_error_results() {
     for tool in ["faulty.panic_inline", "faulty.panic_blocking"] {
         let r = client.call_tool(call(tool, json!({}))).await.unwrap();
         assert!(is_error(&r));
-        assert!(text(&r).contains("failed inside the gateway"), "{}", text(&r));
+        assert!(
+            text(&r).contains("failed inside the gateway"),
+            "{}",
+            text(&r)
+        );
     }
-    let r = client.call_tool(call("faulty.hang", json!({}))).await.unwrap();
+    let r = client
+        .call_tool(call("faulty.hang", json!({})))
+        .await
+        .unwrap();
     assert!(is_error(&r));
     assert!(text(&r).contains("took longer than 0.2 s"), "{}", text(&r));
     gate.release();
-    let r = client.call_tool(call("faulty.error", json!({}))).await.unwrap();
+    let r = client
+        .call_tool(call("faulty.error", json!({})))
+        .await
+        .unwrap();
     assert!(is_error(&r));
     assert_eq!(text(&r), "the tool says no");
 
     // The same connection still works.
-    let r = client.call_tool(call("files.write", json!({"path": "a", "content": "b"}))).await.unwrap();
+    let r = client
+        .call_tool(call("files.write", json!({"path": "a", "content": "b"})))
+        .await
+        .unwrap();
     assert!(!is_error(&r), "{}", text(&r));
 
     let outcomes: Vec<AuditOutcome> = audit.events().into_iter().map(|e| e.outcome).collect();
@@ -142,7 +175,9 @@ async fn panics_and_timeouts_end_in_error_results() {
             AuditOutcome::Panicked,
             AuditOutcome::Panicked,
             AuditOutcome::TimedOut,
-            AuditOutcome::ToolError { message: "the tool says no".to_owned() },
+            AuditOutcome::ToolError {
+                message: "the tool says no".to_owned()
+            },
             AuditOutcome::Ok,
         ]
     );
@@ -154,7 +189,9 @@ struct ApproveWrites;
 impl Policy for ApproveWrites {
     fn decide(&self, request: &CallRequest<'_>) -> Decision {
         if request.tool.needs.iter().any(|n| n.access == Access::Write) {
-            Decision::RequireApproval { reason: "it changes the workspace".to_owned() }
+            Decision::RequireApproval {
+                reason: "it changes the workspace".to_owned(),
+            }
         } else {
             Decision::Allow
         }
@@ -173,14 +210,23 @@ async fn calls_that_need_approval_do_not_run_yet() {
     })
     .unwrap();
     let client = connect(&gateway, Era::Modern).await;
-    let r = client.call_tool(call("files.write", json!({"path": "a", "content": "b"}))).await.unwrap();
+    let r = client
+        .call_tool(call("files.write", json!({"path": "a", "content": "b"})))
+        .await
+        .unwrap();
     assert!(is_error(&r));
-    assert!(text(&r).contains("needs a human's approval (it changes the workspace)"), "{}", text(&r));
+    assert!(
+        text(&r).contains("needs a human's approval (it changes the workspace)"),
+        "{}",
+        text(&r)
+    );
     assert!(!dir.path().join("default/a").exists());
     let events = audit.events();
     assert_eq!(
         events[0].decision,
-        AuditDecision::ApprovalRequired { reason: "it changes the workspace".to_owned() }
+        AuditDecision::ApprovalRequired {
+            reason: "it changes the workspace".to_owned()
+        }
     );
     assert_eq!(events[0].outcome, AuditOutcome::NotRun);
 }
@@ -188,25 +234,43 @@ async fn calls_that_need_approval_do_not_run_yet() {
 #[test]
 fn bad_configuration_fails_at_start_with_a_fix() {
     let dir = tempfile::tempdir().unwrap();
-    let err = Gateway::new(Harness::config(&dir, &["files.raed"]), MemoryAudit::new()).err().unwrap();
+    let err = Gateway::new(Harness::config(&dir, &["files.raed"]), MemoryAudit::new())
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("matches no tool"), "{err}");
-    let err = Gateway::new(Harness::config(&dir, &["*.read"]), MemoryAudit::new()).err().unwrap();
-    assert!(err.to_string().contains("`*` may only end a pattern"), "{err}");
+    let err = Gateway::new(Harness::config(&dir, &["*.read"]), MemoryAudit::new())
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("`*` may only end a pattern"),
+        "{err}"
+    );
 
     let file = dir.path().join("a-file");
     std::fs::write(&file, "").unwrap();
     let mut config = Harness::config(&dir, &["*"]);
     config.default_workspace = file.join("below");
     let err = Gateway::new(config, MemoryAudit::new()).err().unwrap();
-    assert!(err.to_string().starts_with("default workspace: the workspace folder"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("default workspace: the workspace folder"),
+        "{err}"
+    );
 
     let err = Gateway::from_parts(GatewayParts {
         config: Harness::config(&dir, &["*"]),
         audit: MemoryAudit::new(),
         policy: Arc::new(AllowList::new(&[]).unwrap()),
-        toolsets: vec![Arc::new(FilesToolset::default()), Arc::new(FilesToolset::default())],
+        toolsets: vec![
+            Arc::new(FilesToolset::default()),
+            Arc::new(FilesToolset::default()),
+        ],
     })
     .err()
     .unwrap();
-    assert!(err.to_string().contains("two toolsets both offer a tool named `files.list`"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("two toolsets both offer a tool named `files.list`"),
+        "{err}"
+    );
 }

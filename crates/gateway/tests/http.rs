@@ -2,6 +2,13 @@
 //! routing from Python, DNS-rebinding protection, loopback-only binding and
 //! shutdown.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: helpers outside #[test] functions fail loudly"
+)]
+
 mod common;
 
 use std::net::SocketAddr;
@@ -42,9 +49,19 @@ async fn run_py_client(args: &[&str]) -> Value {
     })
 }
 
-async fn start(h: &Harness) -> (SocketAddr, CancellationToken, tokio::task::JoinHandle<Result<(), GatewayError>>) {
+async fn start(
+    h: &Harness,
+) -> (
+    SocketAddr,
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), GatewayError>>,
+) {
     let shutdown = CancellationToken::new();
-    let (addr, task) = h.gateway.serve_http("127.0.0.1:0".parse().unwrap(), shutdown.clone()).await.unwrap();
+    let (addr, task) = h
+        .gateway
+        .serve_http("127.0.0.1:0".parse().unwrap(), shutdown.clone())
+        .await
+        .unwrap();
     assert_ne!(addr.port(), 0);
     (addr, shutdown, task)
 }
@@ -54,12 +71,19 @@ async fn python_sdk_client_lists_writes_and_reads_in_every_mode() {
     let h = Harness::new(&["files.*"]);
     let (addr, shutdown, task) = start(&h).await;
     let url = format!("http://{addr}/mcp");
-    for (mode, version) in [("auto", "2026-07-28"), ("legacy", "2025-11-25"), ("2026-07-28", "2026-07-28")] {
+    for (mode, version) in [
+        ("auto", "2026-07-28"),
+        ("legacy", "2025-11-25"),
+        ("2026-07-28", "2026-07-28"),
+    ] {
         let path = format!("py/{mode}.txt");
         let out = run_py_client(&["--url", &url, "--mode", mode, "--path", &path]).await;
         assert_eq!(out["ok"], true, "{mode}: {out}");
         assert_eq!(out["protocol_version"], version, "{mode}: {out}");
-        assert_eq!(out["tools"], serde_json::json!(["files.list", "files.read", "files.write"]));
+        assert_eq!(
+            out["tools"],
+            serde_json::json!(["files.list", "files.read", "files.write"])
+        );
         assert_eq!(out["read"]["text"], "hello from python");
         if mode != "2026-07-28" {
             // A version pin adopts a synthesized discover result: no server info.
@@ -71,7 +95,11 @@ async fn python_sdk_client_lists_writes_and_reads_in_every_mode() {
         );
     }
     shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(30), task).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test]
@@ -88,7 +116,13 @@ async fn python_sdk_client_routes_by_run_id() {
     let out = run_py_client(&["--url", &url, "--run-id", "../../etc", "--path", "x.txt"]).await;
     assert_eq!(out["ok"], false, "{out}");
     assert_eq!(out["write"]["is_error"], true);
-    assert!(out["write"]["text"].as_str().unwrap().starts_with("invalid run id"), "{out}");
+    assert!(
+        out["write"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid run id"),
+        "{out}"
+    );
     let rejected = h
         .audit
         .events()
@@ -149,11 +183,23 @@ async fn only_loopback_addresses_are_served() {
             .await
             .err()
             .unwrap();
-        assert!(matches!(err, GatewayError::NotLoopback { .. }), "{addr}: {err}");
+        assert!(
+            matches!(err, GatewayError::NotLoopback { .. }),
+            "{addr}: {err}"
+        );
     }
     // A port in use is a clear error too.
     let (addr, shutdown, _task) = start(&h).await;
-    let err = h.gateway.serve_http(addr, CancellationToken::new()).await.err().unwrap();
-    assert!(err.to_string().starts_with(&format!("cannot listen on {addr}")), "{err}");
+    let err = h
+        .gateway
+        .serve_http(addr, CancellationToken::new())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("cannot listen on {addr}")),
+        "{err}"
+    );
     shutdown.cancel();
 }

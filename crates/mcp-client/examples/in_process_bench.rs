@@ -56,7 +56,8 @@ async fn measure(hub: McpHub, calls: usize) -> (McpHub, Vec<Duration>) {
     let times = tokio::spawn(async move { measure_here(&on_worker, calls).await })
         .await
         .unwrap_or_default();
-    let hub = std::sync::Arc::into_inner(hub).unwrap_or_default();
+    let hub = std::sync::Arc::into_inner(hub)
+        .unwrap_or_else(|| McpHub::new(&|k| std::env::var(k).ok()));
     (hub, times)
 }
 
@@ -124,7 +125,7 @@ fn main() -> anyhow::Result<()> {
                     let _ = running.waiting().await;
                 }
             });
-            let mut hub = McpHub::new();
+            let mut hub = McpHub::new(&|k| std::env::var(k).ok());
             hub.connect_transport("gw", client, Naming::AsIs, Duration::from_secs(10))
                 .await?;
             let (hub, times) = measure(hub, calls).await;
@@ -137,7 +138,7 @@ fn main() -> anyhow::Result<()> {
                     let _ = running.waiting().await;
                 }
             });
-            let mut hub = McpHub::new();
+            let mut hub = McpHub::new(&|k| std::env::var(k).ok());
             hub.connect_transport("gw", client, Naming::AsIs, Duration::from_secs(10))
                 .await?;
             let (hub, times) = measure(hub, calls).await;

@@ -57,12 +57,6 @@ pub struct McpHub {
     routes: HashMap<String, Route>,
 }
 
-impl Default for McpHub {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl std::fmt::Debug for McpHub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let servers: Vec<&str> = self.servers.iter().map(|s| s.name.as_str()).collect();
@@ -74,17 +68,14 @@ impl std::fmt::Debug for McpHub {
 }
 
 impl McpHub {
-    /// A hub whose stdio servers inherit [`INHERITED_ENV_VARS`] from this
-    /// process (the values are passed through to the children, never
-    /// interpreted), as the official MCP clients do.
-    pub fn new() -> Self {
+    /// A hub whose stdio servers inherit [`INHERITED_ENV_VARS`], looked up
+    /// through `env` (the caller's door to the environment: only the CLI
+    /// reads it), as the official MCP clients do. The values are passed
+    /// through to the children, never interpreted.
+    pub fn new(env: &dyn Fn(&str) -> Option<String>) -> Self {
         let inherited = INHERITED_ENV_VARS
             .iter()
-            .filter_map(|key| {
-                std::env::var(key)
-                    .ok()
-                    .map(|value| ((*key).to_owned(), value))
-            })
+            .filter_map(|key| env(key).map(|value| ((*key).to_owned(), value)))
             .collect();
         Self::with_inherited_env(inherited)
     }

@@ -70,7 +70,7 @@ async fn python_sdk_server_over_streamable_http_with_headers() {
         ),
         ("X-Bureau-Tenant".to_owned(), "acme".to_owned()),
     ]);
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     hub.connect(&http_server(
         "remote",
         format!("http://127.0.0.1:{port}/mcp"),
@@ -128,7 +128,7 @@ async fn a_timed_out_http_call_is_cancelled_at_the_server() {
         BTreeMap::new(),
     );
     server.call_timeout_ms = 1_000;
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     hub.connect(&server).await.unwrap();
     let e = hub
         .call_tool(
@@ -151,7 +151,7 @@ async fn a_timed_out_http_call_is_cancelled_at_the_server() {
 #[tokio::test]
 async fn nothing_listening_is_a_connect_error() {
     let port = free_port();
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     let e = tokio::time::timeout(
         Duration::from_secs(60),
         hub.connect(&http_server(

@@ -123,7 +123,7 @@ async fn attach<S: ServerHandler>(
 
 #[tokio::test]
 async fn list_and_call_through_the_hub() {
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     let serving = attach(
         &mut hub,
         "gateway",
@@ -200,7 +200,7 @@ async fn a_timed_out_call_sends_cancellation() {
     let gateway = Gateway::new();
     let cancellations = gateway.cancellations.clone();
     let waiting = gateway.waiting.clone();
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     attach(
         &mut hub,
         "gateway",
@@ -250,7 +250,7 @@ async fn dropping_a_call_cancels_it_too() {
     let gateway = Gateway::new();
     let cancellations = gateway.cancellations.clone();
     let waiting = gateway.waiting.clone();
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     attach(
         &mut hub,
         "gateway",
@@ -286,7 +286,7 @@ async fn dropping_a_call_cancels_it_too() {
 
 #[tokio::test]
 async fn colliding_names_are_refused_and_nothing_is_lost() {
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     attach(
         &mut hub,
         "a",
@@ -349,7 +349,7 @@ async fn colliding_names_are_refused_and_nothing_is_lost() {
 
 #[tokio::test]
 async fn many_concurrent_calls_share_one_hub() {
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     attach(
         &mut hub,
         "gateway",
@@ -439,7 +439,7 @@ impl ServerHandler for Paged {
 
 #[tokio::test]
 async fn every_page_of_tools_is_listed() {
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     attach(
         &mut hub,
         "paged",

@@ -32,7 +32,7 @@ async fn server_everything_over_stdio() {
         unreachable!()
     };
     env.insert("BUREAU_INTEROP".into(), "yes".into());
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     hub.connect(&server).await.unwrap();
 
     let names: Vec<&str> = hub.tools().iter().map(|t| t.name.as_str()).collect();
@@ -179,7 +179,7 @@ async fn mcp_server_time_over_stdio() {
         deps::venv_bin("mcp-server-time").display().to_string(),
         vec![],
     );
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     hub.connect(&server).await.unwrap();
     let names: Vec<&str> = hub.tools().iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["time.convert_time", "time.get_current_time"]);

@@ -22,7 +22,7 @@ async fn child_sees_only_allow_listed_and_explicit_environment() {
     };
     env.insert("BUREAU_FIXTURE_TOKEN".into(), "from-the-spec".into());
 
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     hub.connect(&server).await.unwrap();
     let result = hub
         .call_tool(&call("fx.environment", json!({})), &no_meta())
@@ -88,7 +88,7 @@ async fn inherited_environment_can_be_given_explicitly_and_cwd_is_honoured() {
 
 #[tokio::test]
 async fn calls_results_errors_and_meta() {
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     hub.connect(&python_fixture("fx")).await.unwrap();
     let names: Vec<&str> = hub.tools().iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
@@ -177,7 +177,7 @@ async fn a_timed_out_call_is_cancelled_at_the_server() {
     let mut server = python_fixture("fx");
     server.call_timeout_ms = 1_000;
 
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     hub.connect(&server).await.unwrap();
     let e = hub
         .call_tool(
@@ -224,7 +224,7 @@ async fn shutdown_ends_the_whole_process_group() {
             fixture("fixture_server.py").display().to_string(),
         ],
     );
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     hub.connect(&server).await.unwrap();
     let r = hub
         .call_tool(&call("wrapped.echo", json!({"text": "hi"})), &no_meta())
@@ -262,7 +262,7 @@ async fn dropping_the_hub_ends_the_process_group_too() {
             fixture("fixture_server.py").display().to_string(),
         ],
     );
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     hub.connect(&server).await.unwrap();
     let pid: u32 = std::fs::read_to_string(&pidfile)
         .unwrap()
@@ -278,7 +278,7 @@ async fn dropping_the_hub_ends_the_process_group_too() {
 
 #[tokio::test]
 async fn a_missing_command_is_a_spawn_error() {
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     let e = hub
         .connect(&stdio_server("ghost", "bureau-no-such-command-xyz", vec![]))
         .await
@@ -320,7 +320,7 @@ async fn a_server_printing_garbage_fails_to_connect_within_the_timeout() {
         ],
     );
     server.connect_timeout_ms = 2_000;
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     let e = tokio::time::timeout(Duration::from_secs(30), hub.connect(&server))
         .await
         .expect("connect must give up by itself")
@@ -360,7 +360,7 @@ async fn a_server_that_exits_at_once_fails_to_connect_with_its_stderr() {
             "echo 'fatal: missing API key' >&2; exit 3".into(),
         ],
     );
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     let e = hub.connect(&server).await.unwrap_err();
     let McpError::Connect { message, .. } = &e else {
         panic!("{e:?}")
@@ -370,7 +370,7 @@ async fn a_server_that_exits_at_once_fails_to_connect_with_its_stderr() {
 
 #[tokio::test]
 async fn bad_server_names_and_duplicates_are_refused() {
-    let mut hub = McpHub::new();
+    let mut hub = McpHub::new(&|k| std::env::var(k).ok());
     let e = hub.connect(&python_fixture("has.dot")).await.unwrap_err();
     assert_eq!(
         e,

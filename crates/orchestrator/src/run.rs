@@ -178,21 +178,17 @@ impl<'a> RunLoop<'a> {
                 format!("the run used all {} turns (max_turns) before the model finished", agent.max_turns),
             ));
         }
-        if let Some(budget) = agent.token_budget {
-            if self.usage.total() >= budget {
-                return Some((
-                    RunStatus::TokenBudget,
-                    format!("the run used {} of its {budget} token budget", self.usage.total()),
-                ));
-            }
+        if let Some(budget) = agent.token_budget.filter(|b| self.usage.total() >= *b) {
+            return Some((
+                RunStatus::TokenBudget,
+                format!("the run used {} of its {budget} token budget", self.usage.total()),
+            ));
         }
-        if let Some(budget) = agent.cost_budget_usd {
-            if self.cost_usd >= budget {
-                return Some((
-                    RunStatus::CostBudget,
-                    format!("the run cost ${:.4} of its ${budget:.4} budget", self.cost_usd),
-                ));
-            }
+        if let Some(budget) = agent.cost_budget_usd.filter(|b| self.cost_usd >= *b) {
+            return Some((
+                RunStatus::CostBudget,
+                format!("the run cost ${:.4} of its ${budget:.4} budget", self.cost_usd),
+            ));
         }
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             return Some((RunStatus::Deadline, self.deadline_reason()));

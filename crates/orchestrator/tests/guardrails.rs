@@ -4,6 +4,12 @@
 //! retries, the circuit breaker and parallelism can be driven exactly; the
 //! MCP path itself is covered end to end by the CLI's tests.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //! tasks (each its own run) and prints CPU per record and records/s.
 //!
 //! ```text
-//! cargo run --release -p bureau-store --example journal_bench -- [RECORDS] [DIR]
+//! cargo run --release -p bureau-store --example journal_bench -- [RECORDS] [DIR] [TASKSxPER_CALL]
 //! ```
 //!
 //! CPU is the whole process (`CLOCK_PROCESS_CPUTIME_ID`: callers, the tokio
@@ -37,27 +37,46 @@ struct Measured {
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let records: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100_000);
+    let records: u64 = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     let dir = match args.next() {
         Some(d) => tempfile::tempdir_in(d)?,
         None => tempfile::tempdir()?,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let only = args.next();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
 
-    let scenarios = [
-        Scenario { tasks: 1, per_call: 1 },
-        Scenario { tasks: 1, per_call: 3 },
-        Scenario { tasks: 1000, per_call: 1 },
-        Scenario { tasks: 1000, per_call: 3 },
-    ];
-    println!("{records} records per scenario; entry JSON ≈ {} bytes", mean_entry_bytes());
+    let scenarios = [(1, 1), (1, 3), (100, 3), (1000, 1), (1000, 3)]
+        .map(|(tasks, per_call)| Scenario { tasks, per_call });
+    println!(
+        "{records} records per scenario; entry JSON ≈ {} bytes",
+        mean_entry_bytes()
+    );
     println!(
         "{:<8} {:>6} {:>9} {:>12} {:>10} {:>10} {:>10} {:>12}",
-        "journal", "tasks", "rec/call", "records/s", "µs/rec", "net µs/rec", "writer µs", "net µs/step"
+        "journal",
+        "tasks",
+        "rec/call",
+        "records/s",
+        "µs/rec",
+        "net µs/rec",
+        "writer µs",
+        "net µs/step"
     );
     for s in scenarios {
+        if only.as_ref().is_some_and(|o| *o != format!("{}x{}", s.tasks, s.per_call)) {
+            continue;
+        }
         let null = rt.block_on(measure(Arc::new(NullJournal), s, records))?;
-        let path = dir.path().join(format!("bench-{}-{}.db", s.tasks, s.per_call));
+        let path = dir
+            .path()
+            .join(format!("bench-{}-{}.db", s.tasks, s.per_call));
         let sqlite = rt.block_on(measure(Arc::new(SqliteJournal::open(&path)?), s, records))?;
         let n = records as f64;
         for (name, m) in [("null", &null), ("sqlite", &sqlite)] {
@@ -112,7 +131,11 @@ async fn measure(j: Arc<dyn Journal>, s: Scenario, records: u64) -> anyhow::Resu
     let cpu_us = (process_cpu_ns() - cpu0) as f64 / 1000.0;
     let writer_us = (journal_thread_ns() - writer0) as f64 / 1000.0;
     drop(j);
-    Ok(Measured { cpu_us, writer_us, wall_s })
+    Ok(Measured {
+        cpu_us,
+        writer_us,
+        wall_s,
+    })
 }
 
 fn process_cpu_ns() -> i128 {
@@ -122,7 +145,9 @@ fn process_cpu_ns() -> i128 {
 
 /// CPU time of the journal's own threads so far.
 fn journal_thread_ns() -> i128 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
     tasks
         .filter_map(Result::ok)
         .filter(|t| {
@@ -130,7 +155,11 @@ fn journal_thread_ns() -> i128 {
                 .is_ok_and(|c| c.starts_with("bureau-journal"))
         })
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<i128>().ok()))
+        .filter_map(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<i128>().ok())
+        })
         .sum()
 }
 

@@ -34,7 +34,11 @@ pub enum StoreError {
     #[error(
         "the journal at {path} has schema version {found}, but this build of bureau knows versions up to {supported}; upgrade bureau or choose another data directory"
     )]
-    NewerSchema { path: PathBuf, found: u32, supported: u32 },
+    NewerSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
 
     /// The database reported that its file is damaged.
     #[error(
@@ -54,7 +58,9 @@ pub enum StoreError {
     RunExists { run_id: RunId },
 
     /// A step or summary for a run that was never created.
-    #[error("run {run_id} is not in the journal; call create_run before appending steps or updating it")]
+    #[error(
+        "run {run_id} is not in the journal; call create_run before appending steps or updating it"
+    )]
     UnknownRun { run_id: RunId },
 
     /// A value that cannot be stored (for example a sequence number above
@@ -66,7 +72,12 @@ pub enum StoreError {
     #[error(
         "step {seq} of run {run_id} has journal version {found}, but this build reads versions up to {supported}; upgrade bureau to read it"
     )]
-    NewerEntry { run_id: RunId, seq: u64, found: u32, supported: u32 },
+    NewerEntry {
+        run_id: RunId,
+        seq: u64,
+        found: u32,
+        supported: u32,
+    },
 
     /// A value could not be turned into JSON.
     #[error("cannot encode {what} as JSON: {source}")]

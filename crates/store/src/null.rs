@@ -60,7 +60,12 @@ mod tests {
                 arguments: serde_json::Value::Null,
             },
         };
-        let rec = StepRecord { run_id, seq: 0, at_ms: 1, entry };
+        let rec = StepRecord {
+            run_id,
+            seq: 0,
+            at_ms: 1,
+            entry,
+        };
         j.append(vec![rec.clone(), rec]).await.unwrap();
         assert_eq!(j.get_run(run_id).await.unwrap(), None);
         assert!(j.list_runs(10).await.unwrap().is_empty());

@@ -28,8 +28,13 @@ const SIGKILL: i32 = 9;
 /// Helper mode: does nothing unless started by the test below.
 #[test]
 fn crash_child() {
-    let Some(path) = std::env::var_os(CHILD_DB) else { return };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let Some(path) = std::env::var_os(CHILD_DB) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let j = Arc::new(SqliteJournal::open(&PathBuf::from(path)).unwrap());
         let started = Instant::now();
@@ -83,10 +88,15 @@ fn acknowledged_appends_survive_kill_9() {
         let line = line.unwrap();
         // libtest may print its "test crash_child ... " header on the
         // same line as the first ack.
-        let Some(rest) = line.find("ack ").map(|i| &line[i + 4..]) else { continue };
+        let Some(rest) = line.find("ack ").map(|i| &line[i + 4..]) else {
+            continue;
+        };
         let parts: Vec<&str> = rest.split(' ').collect();
-        let (run_id, from, to): (RunId, u64, u64) =
-            (parts[0].parse().unwrap(), parts[1].parse().unwrap(), parts[2].parse().unwrap());
+        let (run_id, from, to): (RunId, u64, u64) = (
+            parts[0].parse().unwrap(),
+            parts[1].parse().unwrap(),
+            parts[2].parse().unwrap(),
+        );
         let end = acked.entry(run_id).or_insert(0);
         assert_eq!(*end, from, "acks of one run arrive in order");
         *end = to;
@@ -98,17 +108,25 @@ fn acknowledged_appends_survive_kill_9() {
         // Keep reading: acks written before the kill are still in the pipe.
     }
     let status = child.wait().unwrap();
-    assert!(killed, "the child stopped on its own after {records} records: {status}");
+    assert!(
+        killed,
+        "the child stopped on its own after {records} records: {status}"
+    );
     assert_eq!(status.signal(), Some(SIGKILL), "{status}");
     assert_eq!(acked.len(), usize::try_from(RUNS).unwrap());
 
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let j = SqliteJournal::open(&path).unwrap();
     let mut found = 0;
     for (run_id, end) in &acked {
         let got = rt.block_on(j.steps(*run_id)).unwrap();
         let committed = u64::try_from(got.len()).unwrap();
-        assert!(committed >= *end, "run {run_id}: {committed} records, {end} acknowledged");
+        assert!(
+            committed >= *end,
+            "run {run_id}: {committed} records, {end} acknowledged"
+        );
         // Committed but unacknowledged records may follow, always whole
         // calls in order: the journal is a prefix of what was sent.
         assert_eq!(got, steps(*run_id, 0..committed), "run {run_id}");

@@ -37,7 +37,12 @@ async fn every_entry_kind_round_trips_with_the_run_and_its_summary() {
             j.append(chunk.to_vec()).await.unwrap();
         }
         j.append(Vec::new()).await.unwrap();
-        assert_eq!(j.steps(run.run_id).await.unwrap(), all, "{}", j.path().display());
+        assert_eq!(
+            j.steps(run.run_id).await.unwrap(),
+            all,
+            "{}",
+            j.path().display()
+        );
 
         let done = summary(&run, RunStatus::Completed);
         j.update_run(&done).await.unwrap();
@@ -61,7 +66,9 @@ async fn runs_are_listed_newest_first_up_to_the_limit() {
         for r in &runs {
             j.create_run(r).await.unwrap();
         }
-        j.update_run(&summary(&runs[1], RunStatus::Failed)).await.unwrap();
+        j.update_run(&summary(&runs[1], RunStatus::Failed))
+            .await
+            .unwrap();
 
         let listed = j.list_runs(100).await.unwrap();
         let created: Vec<i64> = listed.iter().map(|v| v.run.created_at_ms).collect();
@@ -94,7 +101,9 @@ async fn two_hundred_concurrent_runs_keep_every_record_once_and_in_order() {
                     seq += n;
                     tokio::task::yield_now().await;
                 }
-                j.update_run(&summary(&run, RunStatus::Completed)).await.unwrap();
+                j.update_run(&summary(&run, RunStatus::Completed))
+                    .await
+                    .unwrap();
                 (run.run_id, seq)
             }));
         }
@@ -107,7 +116,11 @@ async fn two_hundred_concurrent_runs_keep_every_record_once_and_in_order() {
         }
         let listed = j.list_runs(1000).await.unwrap();
         assert_eq!(listed.len(), 200);
-        assert!(listed.iter().all(|v| v.status == RunStatus::Completed && ids.contains(&v.run.run_id)));
+        assert!(
+            listed
+                .iter()
+                .all(|v| v.status == RunStatus::Completed && ids.contains(&v.run.run_id))
+        );
     }
 }
 
@@ -120,7 +133,9 @@ async fn data_survives_closing_and_reopening_the_file() {
         let j = SqliteJournal::open(&path).unwrap();
         j.create_run(&run).await.unwrap();
         j.append(steps(run.run_id, 0..6)).await.unwrap();
-        j.update_run(&summary(&run, RunStatus::AwaitingApproval)).await.unwrap();
+        j.update_run(&summary(&run, RunStatus::AwaitingApproval))
+            .await
+            .unwrap();
         // Dropped, not closed: drop must be as safe as close.
     }
     let j = SqliteJournal::open(&path).unwrap();
@@ -153,12 +168,19 @@ async fn a_duplicate_seq_is_a_conflict_and_its_whole_call_is_discarded() {
         assert!(err.to_string().contains("never overwrites"), "{err}");
 
         // A batch whose last record collides: none of it is written.
-        let err = j.append(vec![step(run.run_id, 3), step(run.run_id, 4), step(run.run_id, 0)]);
+        let err = j.append(vec![
+            step(run.run_id, 3),
+            step(run.run_id, 4),
+            step(run.run_id, 0),
+        ]);
         let err = err.await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict { seq: 0, .. }), "{err}");
 
         // A batch that collides with itself.
-        let err = j.append(vec![step(run.run_id, 5), step(run.run_id, 5)]).await.unwrap_err();
+        let err = j
+            .append(vec![step(run.run_id, 5), step(run.run_id, 5)])
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::Conflict { seq: 5, .. }), "{err}");
 
         assert_eq!(j.steps(run.run_id).await.unwrap(), steps(run.run_id, 0..3));
@@ -194,12 +216,23 @@ async fn a_failing_call_does_not_fail_the_others_in_its_group() {
     for t in tasks {
         let (i, result) = t.await.unwrap();
         match i % 2 {
-            0 => assert!(matches!(result, Err(StoreError::Conflict { seq: 0, .. })), "{i}"),
+            0 => assert!(
+                matches!(result, Err(StoreError::Conflict { seq: 0, .. })),
+                "{i}"
+            ),
             _ => result.unwrap(),
         }
     }
-    let got: Vec<u64> = j.steps(run.run_id).await.unwrap().iter().map(|s| s.seq).collect();
-    let want: Vec<u64> = std::iter::once(0).chain((1..=100).filter(|i| i % 2 == 1)).collect();
+    let got: Vec<u64> = j
+        .steps(run.run_id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.seq)
+        .collect();
+    let want: Vec<u64> = std::iter::once(0)
+        .chain((1..=100).filter(|i| i % 2 == 1))
+        .collect();
     assert_eq!(got, want);
 }
 
@@ -210,8 +243,14 @@ async fn unknown_and_duplicate_runs_are_clear_errors() {
         let run = run_record(1);
         let stray = RunId::new();
         let err = j.append(vec![step(stray, 0)]).await.unwrap_err();
-        assert!(matches!(err, StoreError::UnknownRun { run_id } if run_id == stray), "{err}");
-        let err = j.update_run(&summary(&run, RunStatus::Failed)).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::UnknownRun { run_id } if run_id == stray),
+            "{err}"
+        );
+        let err = j
+            .update_run(&summary(&run, RunStatus::Failed))
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::UnknownRun { .. }), "{err}");
         assert!(err.to_string().contains("create_run"), "{err}");
 
@@ -252,7 +291,10 @@ fn a_garbage_file_is_a_clear_error_and_stays_untouched() {
         std::fs::write(&path, &bytes).unwrap();
         let err = SqliteJournal::open(&path).unwrap_err();
         assert!(
-            matches!(err, StoreError::NotAJournal { .. } | StoreError::Corrupt { .. }),
+            matches!(
+                err,
+                StoreError::NotAJournal { .. } | StoreError::Corrupt { .. }
+            ),
             "{name}: {err:?}"
         );
         let msg = err.to_string();
@@ -281,19 +323,25 @@ async fn a_newer_schema_is_refused_and_left_untouched() {
     {
         // What a future Bureau would leave behind.
         let c = rusqlite::Connection::open(&path).unwrap();
-        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
         c.execute_batch("CREATE TABLE approvals (id TEXT)").unwrap();
     }
     let before = std::fs::read(&path).unwrap();
     let err = SqliteJournal::open(&path).unwrap_err();
     match &err {
-        StoreError::NewerSchema { found, supported, .. } => {
+        StoreError::NewerSchema {
+            found, supported, ..
+        } => {
             assert_eq!((*found, *supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
         }
         other => panic!("expected NewerSchema, got {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains(&path.display().to_string()) && msg.contains("upgrade bureau"), "{msg}");
+    assert!(
+        msg.contains(&path.display().to_string()) && msg.contains("upgrade bureau"),
+        "{msg}"
+    );
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
@@ -308,14 +356,22 @@ async fn a_step_from_a_newer_journal_version_is_a_clear_error() {
     {
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute(
-            "INSERT INTO steps (run_id, seq, at_ms, version, entry) VALUES (?1, 2, 0, 999, '{}')",
+            "INSERT INTO steps (run, seq, at_ms, version, entry)
+             SELECT id, 2, 0, 999, '{}' FROM runs WHERE run_id = ?1",
             [run.run_id.to_string()],
         )
         .unwrap();
     }
     let err = j.steps(run.run_id).await.unwrap_err();
     assert!(
-        matches!(err, StoreError::NewerEntry { seq: 2, found: 999, .. }),
+        matches!(
+            err,
+            StoreError::NewerEntry {
+                seq: 2,
+                found: 999,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("upgrade bureau"), "{err}");

@@ -33,24 +33,24 @@ pub struct Requirement {
     pub access: Access,
 }
 
-/// Where a tool's blocking work runs.
+/// Where a call's (synchronous, possibly blocking) work runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Execution {
     /// Bounded work measured in microseconds (a capped read or write of one
-    /// file): run on the caller's thread, with panics caught.
+    /// file): run on the caller's thread, with panics caught. Handing it to
+    /// another thread would cost more than the work.
     Inline,
     /// Work whose cost grows with what it finds (a recursive listing):
-    /// run on the blocking thread pool.
+    /// run on the blocking thread pool, under the gateway's call timeout.
     Blocking,
 }
 
-/// A tool's definition: its spec as offered to models, what it needs and
-/// how it runs. Built once when the toolset is made.
+/// A tool's definition: its spec as offered to models and what it needs.
+/// Built once when the toolset is made.
 #[derive(Clone, Debug)]
 pub struct ToolDef {
     pub spec: ToolSpec,
     pub needs: Vec<Requirement>,
-    pub execution: Execution,
     /// The tool only reads (an MCP `readOnlyHint`).
     pub read_only: bool,
 }
@@ -62,8 +62,12 @@ pub struct ToolContext {
 }
 
 /// A decoded call, ready to run. Running is synchronous: the caller picks
-/// the thread according to the tool's [`Execution`].
+/// the thread according to [`Invocation::execution`].
 pub trait Invocation: Send + 'static {
+    /// Where this call should run; decided per call (a flat listing is
+    /// inline, a recursive one is not).
+    fn execution(&self) -> Execution;
+
     fn run(self: Box<Self>, ctx: &ToolContext) -> Result<ToolResult, ToolError>;
 }
 
@@ -79,7 +83,9 @@ pub trait Toolset: Send + Sync + 'static {
 
 /// The JSON schema (2020-12) of a tool's argument struct.
 pub fn input_schema<T: JsonSchema>() -> Value {
-    let schema = SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<T>();
+    let schema = SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<T>();
     let mut value = schema.to_value();
     if let Value::Object(map) = &mut value {
         // The title is the Rust type's name: noise for a model.
@@ -90,7 +96,10 @@ pub fn input_schema<T: JsonSchema>() -> Value {
 
 /// Deserializes a tool's arguments, turning serde's message into one the
 /// model can act on. A missing `arguments` object reads as `{}`.
-pub fn decode_arguments<T: DeserializeOwned>(tool: &str, arguments: &Value) -> Result<T, ToolError> {
+pub fn decode_arguments<T: DeserializeOwned>(
+    tool: &str,
+    arguments: &Value,
+) -> Result<T, ToolError> {
     let empty = Value::Object(serde_json::Map::new());
     let arguments = match arguments {
         Value::Null => &empty,
@@ -102,8 +111,10 @@ pub fn decode_arguments<T: DeserializeOwned>(tool: &str, arguments: &Value) -> R
             });
         }
     };
-    T::deserialize(arguments)
-        .map_err(|e| ToolError::InvalidArguments { tool: tool.to_owned(), message: e.to_string() })
+    T::deserialize(arguments).map_err(|e| ToolError::InvalidArguments {
+        tool: tool.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 fn json_kind(v: &Value) -> &'static str {

@@ -45,14 +45,22 @@ impl Workspace {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| ToolError::Workspace { path: path.display().to_string(), source: e.into() })?;
-        Ok(Self { dir, path: path.to_owned() })
+        .map_err(|e| ToolError::Workspace {
+            path: path.display().to_string(),
+            source: e.into(),
+        })?;
+        Ok(Self {
+            dir,
+            path: path.to_owned(),
+        })
     }
 
     /// Creates the folder (and its parents) if needed, then opens it.
     pub fn create(path: &Path) -> Result<Self, ToolError> {
-        std::fs::create_dir_all(path)
-            .map_err(|source| ToolError::Workspace { path: path.display().to_string(), source })?;
+        std::fs::create_dir_all(path).map_err(|source| ToolError::Workspace {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::open(path)
     }
 
@@ -64,7 +72,11 @@ impl Workspace {
         let dir = match self.open_dir(&rel) {
             Err(ToolError::NotFound { .. }) if create == Create::IfMissing => {
                 let parent = self.open_parent(&rel, create)?;
-                match rustix::fs::mkdirat(parent.as_fd(), rel.file_name(), Mode::from_raw_mode(0o755)) {
+                match rustix::fs::mkdirat(
+                    parent.as_fd(),
+                    rel.file_name(),
+                    Mode::from_raw_mode(0o755),
+                ) {
                     Ok(()) | Err(Errno::EXIST) => {}
                     Err(e) => return Err(open_error(e, "create folder", rel.as_str())),
                 }
@@ -72,7 +84,10 @@ impl Workspace {
             }
             other => other?,
         };
-        Ok(Workspace { dir, path: self.path.join(rel.as_str()) })
+        Ok(Workspace {
+            dir,
+            path: self.path.join(rel.as_str()),
+        })
     }
 
     /// The folder's path, for messages and logs.
@@ -113,7 +128,9 @@ impl Workspace {
             return open_beneath(self.fd(), &joined, dir_flags, Mode::empty())
                 .map(ParentDir::Owned)
                 .map_err(|e| match e {
-                    Errno::NOENT => ToolError::MissingParent { path: rel.as_str().to_owned() },
+                    Errno::NOENT => ToolError::MissingParent {
+                        path: rel.as_str().to_owned(),
+                    },
                     e => open_error(e, "open folder", &joined),
                 });
         }
@@ -180,12 +197,14 @@ pub(crate) fn open_error(errno: Errno, op: &'static str, path: &str) -> ToolErro
         Errno::NOTDIR => ToolError::NotADirectory { path: path_s },
         Errno::ISDIR => ToolError::IsADirectory { path: path_s },
         // A FIFO with no reader or a socket, opened for writing.
-        Errno::NXIO | Errno::OPNOTSUPP => {
-            ToolError::NotAFile { path: path_s, kind: "special file" }
-        }
-        Errno::NAMETOOLONG => {
-            ToolError::InvalidPath { path: path_s, reason: "it is longer than the system allows" }
-        }
+        Errno::NXIO | Errno::OPNOTSUPP => ToolError::NotAFile {
+            path: path_s,
+            kind: "special file",
+        },
+        Errno::NAMETOOLONG => ToolError::InvalidPath {
+            path: path_s,
+            reason: "it is longer than the system allows",
+        },
         Errno::NOSYS => ToolError::Unsupported,
         e => ToolError::io(op, path, e),
     }
@@ -230,13 +249,19 @@ impl<'a> RelPath<'a> {
             });
         }
         if raw.starts_with('/') {
-            return Err(ToolError::AbsolutePath { path: raw.to_owned() });
+            return Err(ToolError::AbsolutePath {
+                path: raw.to_owned(),
+            });
         }
         let mut parts = Vec::new();
         for part in raw.split('/') {
             match part {
                 "" | "." => {}
-                ".." => return Err(ToolError::ParentComponent { path: raw.to_owned() }),
+                ".." => {
+                    return Err(ToolError::ParentComponent {
+                        path: raw.to_owned(),
+                    });
+                }
                 p if p.len() > MAX_COMPONENT_BYTES => {
                     return Err(ToolError::InvalidPath {
                         path: raw.to_owned(),
@@ -246,7 +271,11 @@ impl<'a> RelPath<'a> {
                 p => parts.push(p),
             }
         }
-        let joined = if parts.is_empty() { ".".to_owned() } else { parts.join("/") };
+        let joined = if parts.is_empty() {
+            ".".to_owned()
+        } else {
+            parts.join("/")
+        };
         Ok(Self { parts, joined })
     }
 
@@ -297,14 +326,32 @@ mod tests {
 
     #[test]
     fn escaping_paths_are_refused_before_the_kernel() {
-        assert!(matches!(RelPath::parse("../x"), Err(ToolError::ParentComponent { .. })));
-        assert!(matches!(RelPath::parse("a/../../x"), Err(ToolError::ParentComponent { .. })));
-        assert!(matches!(RelPath::parse("/etc/passwd"), Err(ToolError::AbsolutePath { .. })));
-        assert!(matches!(RelPath::parse("a\0b"), Err(ToolError::InvalidPath { .. })));
+        assert!(matches!(
+            RelPath::parse("../x"),
+            Err(ToolError::ParentComponent { .. })
+        ));
+        assert!(matches!(
+            RelPath::parse("a/../../x"),
+            Err(ToolError::ParentComponent { .. })
+        ));
+        assert!(matches!(
+            RelPath::parse("/etc/passwd"),
+            Err(ToolError::AbsolutePath { .. })
+        ));
+        assert!(matches!(
+            RelPath::parse("a\0b"),
+            Err(ToolError::InvalidPath { .. })
+        ));
         let long = "a".repeat(MAX_PATH_BYTES + 1);
-        assert!(matches!(RelPath::parse(&long), Err(ToolError::InvalidPath { .. })));
+        assert!(matches!(
+            RelPath::parse(&long),
+            Err(ToolError::InvalidPath { .. })
+        ));
         let long_name = "b".repeat(256);
-        assert!(matches!(RelPath::parse(&long_name), Err(ToolError::InvalidPath { .. })));
+        assert!(matches!(
+            RelPath::parse(&long_name),
+            Err(ToolError::InvalidPath { .. })
+        ));
     }
 
     #[test]
@@ -313,9 +360,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ws = Workspace::open(dir.path()).unwrap();
         std::fs::create_dir(dir.path().join("a")).unwrap();
-        for path in ["../x", "/etc/passwd", "a/../../x", "/proc/self/root/etc/passwd"] {
-            let err = open_beneath(ws.fd(), path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-                .unwrap_err();
+        for path in [
+            "../x",
+            "/etc/passwd",
+            "a/../../x",
+            "/proc/self/root/etc/passwd",
+        ] {
+            let err = open_beneath(
+                ws.fd(),
+                path,
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .unwrap_err();
             assert_eq!(err, Errno::XDEV, "{path}");
         }
     }
@@ -329,8 +386,17 @@ mod tests {
         assert_eq!(sub.path(), dir.path().join("run-1"));
         let outside = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path(), dir.path().join("evil")).unwrap();
-        assert!(matches!(ws.subdir("evil", Create::IfMissing), Err(ToolError::Symlink { .. })));
-        assert!(matches!(ws.subdir("../x", Create::IfMissing), Err(ToolError::ParentComponent { .. })));
-        assert!(matches!(ws.subdir("missing", Create::Never), Err(ToolError::NotFound { .. })));
+        assert!(matches!(
+            ws.subdir("evil", Create::IfMissing),
+            Err(ToolError::Symlink { .. })
+        ));
+        assert!(matches!(
+            ws.subdir("../x", Create::IfMissing),
+            Err(ToolError::ParentComponent { .. })
+        ));
+        assert!(matches!(
+            ws.subdir("missing", Create::Never),
+            Err(ToolError::NotFound { .. })
+        ));
     }
 }

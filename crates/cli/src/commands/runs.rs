@@ -37,7 +37,7 @@ pub async fn execute(ctx: &Context, command: RunsCommand) -> anyhow::Result<Exit
         RunsCommand::List { limit, json } => {
             let runs = journal.list_runs(limit).await?;
             if json {
-                let items: Vec<_> = runs.iter().map(|r| view_json(r)).collect();
+                let items: Vec<_> = runs.iter().map(view_json).collect();
                 println!("{}", serde_json::to_string(&items)?);
             } else if runs.is_empty() {
                 println!("no runs yet: try `bureau demo`");

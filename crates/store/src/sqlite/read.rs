@@ -33,7 +33,9 @@ pub(crate) fn run(
     run_id: RunId,
 ) -> Result<Option<RunView>, StoreError> {
     let err = |e| map_err(path, "read a run", e);
-    let mut st = conn.prepare_cached(select_runs!("WHERE run_id = ?1")).map_err(err)?;
+    let mut st = conn
+        .prepare_cached(select_runs!("WHERE run_id = ?1"))
+        .map_err(err)?;
     let mut rows = st.query(params![run_id.to_string()]).map_err(err)?;
     match rows.next().map_err(err)? {
         Some(row) => run_view(row).map(Some),
@@ -44,7 +46,9 @@ pub(crate) fn run(
 pub(crate) fn runs(conn: &Connection, path: &Path, limit: u32) -> Result<Vec<RunView>, StoreError> {
     let err = |e| map_err(path, "list runs", e);
     let mut st = conn
-        .prepare_cached(select_runs!("ORDER BY created_at DESC, run_id DESC LIMIT ?1"))
+        .prepare_cached(select_runs!(
+            "ORDER BY created_at DESC, run_id DESC LIMIT ?1"
+        ))
         .map_err(err)?;
     let mut rows = st.query(params![limit]).map_err(err)?;
     let mut out = Vec::new();
@@ -62,7 +66,8 @@ pub(crate) fn steps(
     let err = |e| map_err(path, "read steps", e);
     let mut st = conn
         .prepare_cached(
-            "SELECT seq, at_ms, version, entry FROM steps WHERE run_id = ?1 ORDER BY seq",
+            "SELECT s.seq, s.at_ms, s.version, s.entry FROM steps s JOIN runs r ON r.id = s.run
+             WHERE r.run_id = ?1 ORDER BY s.seq",
         )
         .map_err(err)?;
     let mut rows = st.query(params![run_id.to_string()]).map_err(err)?;
@@ -88,7 +93,12 @@ pub(crate) fn steps(
             what: format!("step {seq} of run {run_id}"),
             detail: e.to_string(),
         })?;
-        out.push(StepRecord { run_id, seq, at_ms, entry });
+        out.push(StepRecord {
+            run_id,
+            seq,
+            at_ms,
+            entry,
+        });
     }
     Ok(out)
 }
@@ -97,7 +107,10 @@ fn run_view(row: &Row<'_>) -> Result<RunView, StoreError> {
     let text = |i: usize| -> Result<String, StoreError> { row.get(i).map_err(|e| bad_row(i, e)) };
     let int = |i: usize| -> Result<i64, StoreError> { row.get(i).map_err(|e| bad_row(i, e)) };
     let key = text(0)?;
-    let run_id: RunId = key.parse().map_err(|e| StoreError::Decode { what: "a run id".into(), detail: format!("{e}") })?;
+    let run_id: RunId = key.parse().map_err(|e| StoreError::Decode {
+        what: "a run id".into(),
+        detail: format!("{e}"),
+    })?;
     let status: RunStatus = text(4)?.parse().map_err(|detail| StoreError::Decode {
         what: format!("the status of run {run_id}"),
         detail,
@@ -125,5 +138,8 @@ fn run_view(row: &Row<'_>) -> Result<RunView, StoreError> {
 }
 
 fn bad_row(column: usize, e: rusqlite::Error) -> StoreError {
-    StoreError::Decode { what: format!("column {column} of a run"), detail: e.to_string() }
+    StoreError::Decode {
+        what: format!("column {column} of a run"),
+        detail: e.to_string(),
+    }
 }

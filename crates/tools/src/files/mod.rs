@@ -1,8 +1,9 @@
 //! The `files` toolset: list, read and write inside the run's workspace.
 //!
-//! Reads and writes are capped and touch one file, so they run inline
-//! ([`Execution::Inline`]); a listing may walk a tree, so it runs on the
-//! blocking pool ([`Execution::Blocking`]).
+//! Reads, writes and flat listings are capped and touch one file or folder,
+//! so they run inline ([`Execution::Inline`], a few microseconds); a
+//! recursive listing may walk a tree, so it runs on the blocking pool
+//! ([`Execution::Blocking`]).
 
 mod ops;
 
@@ -98,8 +99,14 @@ pub struct FilesToolset {
 
 impl FilesToolset {
     pub fn new(limits: FilesLimits) -> Self {
-        let read = Requirement { resource: Resource::Workspace, access: Access::Read };
-        let write = Requirement { resource: Resource::Workspace, access: Access::Write };
+        let read = Requirement {
+            resource: Resource::Workspace,
+            access: Access::Read,
+        };
+        let write = Requirement {
+            resource: Resource::Workspace,
+            access: Access::Write,
+        };
         let defs = vec![
             ToolDef {
                 spec: ToolSpec {
@@ -114,7 +121,6 @@ impl FilesToolset {
                     input_schema: input_schema::<ListArgs>(),
                 },
                 needs: vec![read],
-                execution: Execution::Blocking,
                 read_only: true,
             },
             ToolDef {
@@ -129,7 +135,6 @@ impl FilesToolset {
                     input_schema: input_schema::<ReadArgs>(),
                 },
                 needs: vec![read],
-                execution: Execution::Inline,
                 read_only: true,
             },
             ToolDef {
@@ -144,7 +149,6 @@ impl FilesToolset {
                     input_schema: input_schema::<WriteArgs>(),
                 },
                 needs: vec![write],
-                execution: Execution::Inline,
                 read_only: false,
             },
         ];
@@ -170,13 +174,22 @@ impl Toolset for FilesToolset {
     fn decode(&self, tool: &str, arguments: &Value) -> Result<Box<dyn Invocation>, ToolError> {
         let limits = self.limits;
         match tool {
-            LIST => Ok(Box::new(ListCall { args: decode_arguments(tool, arguments)?, limits })),
-            READ => Ok(Box::new(ReadCall { args: decode_arguments(tool, arguments)?, limits })),
+            LIST => Ok(Box::new(ListCall {
+                args: decode_arguments(tool, arguments)?,
+                limits,
+            })),
+            READ => Ok(Box::new(ReadCall {
+                args: decode_arguments(tool, arguments)?,
+                limits,
+            })),
             WRITE => {
                 let args: WriteArgs = decode_arguments(tool, arguments)?;
                 let size = args.content.len() as u64;
                 if size > limits.max_write_bytes {
-                    return Err(ToolError::ContentTooLarge { size, limit: limits.max_write_bytes });
+                    return Err(ToolError::ContentTooLarge {
+                        size,
+                        limit: limits.max_write_bytes,
+                    });
                 }
                 Ok(Box::new(WriteCall { args, limits }))
             }
@@ -194,6 +207,14 @@ struct ListCall {
 }
 
 impl Invocation for ListCall {
+    fn execution(&self) -> Execution {
+        if self.args.recursive {
+            Execution::Blocking
+        } else {
+            Execution::Inline
+        }
+    }
+
     fn run(self: Box<Self>, ctx: &ToolContext) -> Result<ToolResult, ToolError> {
         ops::list(&ctx.workspace, &self.args, &self.limits)
     }
@@ -205,6 +226,10 @@ struct ReadCall {
 }
 
 impl Invocation for ReadCall {
+    fn execution(&self) -> Execution {
+        Execution::Inline
+    }
+
     fn run(self: Box<Self>, ctx: &ToolContext) -> Result<ToolResult, ToolError> {
         ops::read(&ctx.workspace, &self.args, &self.limits)
     }
@@ -216,6 +241,10 @@ struct WriteCall {
 }
 
 impl Invocation for WriteCall {
+    fn execution(&self) -> Execution {
+        Execution::Inline
+    }
+
     fn run(self: Box<Self>, ctx: &ToolContext) -> Result<ToolResult, ToolError> {
         ops::write(&ctx.workspace, &self.args, &self.limits)
     }
@@ -241,12 +270,28 @@ mod tests {
     fn decoding_is_strict_and_says_what_is_wrong() {
         let set = FilesToolset::default();
         let cases = [
-            (READ, json!({"path": "a", "extra": 1}), "unknown field `extra`"),
-            (READ, json!({"path": 7}), "invalid type: integer `7`, expected a string"),
+            (
+                READ,
+                json!({"path": "a", "extra": 1}),
+                "unknown field `extra`",
+            ),
+            (
+                READ,
+                json!({"path": 7}),
+                "invalid type: integer `7`, expected a string",
+            ),
             (READ, json!({}), "missing field `path`"),
             (READ, json!({"path": "a", "offset": -1}), "invalid value"),
-            (READ, json!("a"), "arguments must be a JSON object, not a string"),
-            (WRITE, json!({"path": "a", "content": "x", "append": "yes"}), "expected a boolean"),
+            (
+                READ,
+                json!("a"),
+                "arguments must be a JSON object, not a string",
+            ),
+            (
+                WRITE,
+                json!({"path": "a", "content": "x", "append": "yes"}),
+                "expected a boolean",
+            ),
             (LIST, json!([1]), "not an array"),
         ];
         for (tool, args, want) in cases {
@@ -255,14 +300,27 @@ mod tests {
             assert!(err.contains("input schema"), "{err}");
         }
         assert!(set.decode(LIST, &Value::Null).is_ok());
-        let err = set.decode("files.delete", &json!({})).err().unwrap().to_string();
+        let err = set
+            .decode("files.delete", &json!({}))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("files.list, files.read, files.write"), "{err}");
     }
 
     #[test]
     fn oversized_content_is_refused_at_decode() {
-        let set = FilesToolset::new(FilesLimits { max_write_bytes: 4, ..FilesLimits::default() });
-        let err = set.decode(WRITE, &json!({"path": "a", "content": "12345"})).err().unwrap();
-        assert!(matches!(err, ToolError::ContentTooLarge { size: 5, limit: 4 }));
+        let set = FilesToolset::new(FilesLimits {
+            max_write_bytes: 4,
+            ..FilesLimits::default()
+        });
+        let err = set
+            .decode(WRITE, &json!({"path": "a", "content": "12345"}))
+            .err()
+            .unwrap();
+        assert!(matches!(
+            err,
+            ToolError::ContentTooLarge { size: 5, limit: 4 }
+        ));
     }
 }

@@ -45,19 +45,38 @@ struct Listing<'a> {
 
 fn structured(value: serde_json::Value) -> ToolResult {
     ToolResult {
-        content: vec![Content::Text { text: value.to_string() }],
+        content: vec![Content::Text {
+            text: value.to_string(),
+        }],
         structured: Some(value),
         is_error: false,
     }
 }
 
-pub(super) fn list(ws: &Workspace, args: &ListArgs, limits: &FilesLimits) -> Result<ToolResult, ToolError> {
+pub(super) fn list(
+    ws: &Workspace,
+    args: &ListArgs,
+    limits: &FilesLimits,
+) -> Result<ToolResult, ToolError> {
     let rel = RelPath::parse(args.path.as_deref().unwrap_or("."))?;
     let dir = ws.open_dir(&rel)?;
-    let prefix = if rel.is_root() { String::new() } else { format!("{}/", rel.as_str()) };
-    let mut walk = Walk { entries: Vec::new(), truncated: false, limits, recursive: args.recursive };
+    let prefix = if rel.is_root() {
+        String::new()
+    } else {
+        format!("{}/", rel.as_str())
+    };
+    let mut walk = Walk {
+        entries: Vec::new(),
+        truncated: false,
+        limits,
+        recursive: args.recursive,
+    };
     walk.dir(dir, &prefix, 0)?;
-    let listing = Listing { path: rel.as_str(), entries: walk.entries, truncated: walk.truncated };
+    let listing = Listing {
+        path: rel.as_str(),
+        entries: walk.entries,
+        truncated: walk.truncated,
+    };
     let value = serde_json::to_value(&listing)
         .map_err(|e| ToolError::io("list", rel.as_str(), std::io::Error::other(e)))?;
     Ok(structured(value))
@@ -72,14 +91,29 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn dir(&mut self, fd: OwnedFd, prefix: &str, depth: usize) -> Result<(), ToolError> {
-        let shown = if prefix.is_empty() { "." } else { prefix.trim_end_matches('/') };
+        let shown = if prefix.is_empty() {
+            "."
+        } else {
+            prefix.trim_end_matches('/')
+        };
         let dir = Dir::read_from(&fd).map_err(|e| open_error(e, "list", shown))?;
+        // Read no more names than can still be shown (plus one, to know the
+        // listing is cut), so a folder with a million entries costs no more
+        // than one with a thousand. A cut listing shows a sorted subset.
+        let budget = self
+            .limits
+            .max_list_entries
+            .saturating_sub(self.entries.len())
+            + 1;
         let mut names: Vec<CString> = Vec::new();
         for entry in dir {
             let entry = entry.map_err(|e| open_error(e, "list", shown))?;
             let name = entry.file_name();
             if name.to_bytes() != b"." && name.to_bytes() != b".." {
                 names.push(name.to_owned());
+                if names.len() >= budget {
+                    break;
+                }
             }
         }
         names.sort();
@@ -104,7 +138,12 @@ impl Walk<'_> {
             };
             let path = format!("{prefix}{display}");
             let size = (kind == EntryKind::File).then_some(stat.st_size as u64);
-            self.entries.push(Entry { path: path.clone(), name: display, kind, size });
+            self.entries.push(Entry {
+                path: path.clone(),
+                name: display,
+                kind,
+                size,
+            });
             if self.recursive && kind == EntryKind::Dir && depth < self.limits.max_list_depth {
                 let child = open_beneath(
                     fd.as_fd(),
@@ -128,23 +167,41 @@ fn regular_file(fd: &OwnedFd, path: &str) -> Result<Stat, ToolError> {
     let stat = rustix::fs::fstat(fd).map_err(|e| ToolError::io("inspect", path, e))?;
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::RegularFile => {}
-        FileType::Directory => return Err(ToolError::IsADirectory { path: path.to_owned() }),
-        other => return Err(ToolError::NotAFile { path: path.to_owned(), kind: kind_name(other) }),
+        FileType::Directory => {
+            return Err(ToolError::IsADirectory {
+                path: path.to_owned(),
+            });
+        }
+        other => {
+            return Err(ToolError::NotAFile {
+                path: path.to_owned(),
+                kind: kind_name(other),
+            });
+        }
     }
     // A second link could be a way out of the workspace for a writer that
     // saw a file elsewhere; refuse rather than guess.
     let links = stat.st_nlink as u64;
     if links > 1 {
-        return Err(ToolError::HardLinked { path: path.to_owned(), links });
+        return Err(ToolError::HardLinked {
+            path: path.to_owned(),
+            links,
+        });
     }
     Ok(stat)
 }
 
-pub(super) fn read(ws: &Workspace, args: &ReadArgs, limits: &FilesLimits) -> Result<ToolResult, ToolError> {
+pub(super) fn read(
+    ws: &Workspace,
+    args: &ReadArgs,
+    limits: &FilesLimits,
+) -> Result<ToolResult, ToolError> {
     let rel = RelPath::parse(&args.path)?;
     let path = rel.as_str();
     if rel.is_root() {
-        return Err(ToolError::IsADirectory { path: path.to_owned() });
+        return Err(ToolError::IsADirectory {
+            path: path.to_owned(),
+        });
     }
     // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then
     // refuses everything that is not a regular file before any read.
@@ -159,9 +216,16 @@ pub(super) fn read(ws: &Workspace, args: &ReadArgs, limits: &FilesLimits) -> Res
     let size = stat.st_size as u64;
     let offset = args.offset.unwrap_or(0);
     if offset > size {
-        return Err(ToolError::OffsetPastEnd { path: path.to_owned(), offset, size });
+        return Err(ToolError::OffsetPastEnd {
+            path: path.to_owned(),
+            offset,
+            size,
+        });
     }
-    let want = args.max_bytes.unwrap_or(limits.max_read_bytes).min(limits.max_read_bytes);
+    let want = args
+        .max_bytes
+        .unwrap_or(limits.max_read_bytes)
+        .min(limits.max_read_bytes);
     let to_read = want.min(size - offset) as usize;
     let file = std::fs::File::from(fd);
     let mut buf = vec![0u8; to_read];
@@ -177,7 +241,10 @@ pub(super) fn read(ws: &Workspace, args: &ReadArgs, limits: &FilesLimits) -> Res
     buf.truncate(got);
     let more = offset + (got as u64) < size;
     if offset > 0 && buf.first().is_some_and(|b| (0x80..0xC0).contains(b)) {
-        return Err(ToolError::OffsetInsideCharacter { path: path.to_owned(), offset });
+        return Err(ToolError::OffsetInsideCharacter {
+            path: path.to_owned(),
+            offset,
+        });
     }
     if let Err(e) = std::str::from_utf8(&buf) {
         if e.error_len().is_none() && more {
@@ -186,16 +253,23 @@ pub(super) fn read(ws: &Workspace, args: &ReadArgs, limits: &FilesLimits) -> Res
             if buf.is_empty() {
                 return Err(ToolError::InvalidArguments {
                     tool: super::READ.to_owned(),
-                    message: format!("max_bytes {want} is too small to hold the character at offset {offset}; use at least 4"),
+                    message: format!(
+                        "max_bytes {want} is too small to hold the character at offset {offset}; use at least 4"
+                    ),
                 });
             }
         } else {
-            return Err(ToolError::NotText { path: path.to_owned(), offset: offset + e.valid_up_to() as u64 });
+            return Err(ToolError::NotText {
+                path: path.to_owned(),
+                offset: offset + e.valid_up_to() as u64,
+            });
         }
     }
     let end = offset + buf.len() as u64;
-    let text = String::from_utf8(buf)
-        .map_err(|e| ToolError::NotText { path: path.to_owned(), offset: offset + e.utf8_error().valid_up_to() as u64 })?;
+    let text = String::from_utf8(buf).map_err(|e| ToolError::NotText {
+        path: path.to_owned(),
+        offset: offset + e.utf8_error().valid_up_to() as u64,
+    })?;
     let mut content = vec![Content::Text { text }];
     if end < size {
         content.push(Content::Text {
@@ -204,34 +278,66 @@ pub(super) fn read(ws: &Workspace, args: &ReadArgs, limits: &FilesLimits) -> Res
             ),
         });
     }
-    Ok(ToolResult { content, structured: None, is_error: false })
+    Ok(ToolResult {
+        content,
+        structured: None,
+        is_error: false,
+    })
 }
 
-pub(super) fn write(ws: &Workspace, args: &WriteArgs, limits: &FilesLimits) -> Result<ToolResult, ToolError> {
+pub(super) fn write(
+    ws: &Workspace,
+    args: &WriteArgs,
+    limits: &FilesLimits,
+) -> Result<ToolResult, ToolError> {
     let size = args.content.len() as u64;
     if size > limits.max_write_bytes {
-        return Err(ToolError::ContentTooLarge { size, limit: limits.max_write_bytes });
+        return Err(ToolError::ContentTooLarge {
+            size,
+            limit: limits.max_write_bytes,
+        });
     }
     let rel = RelPath::parse(&args.path)?;
     let path = rel.as_str();
     if rel.is_root() {
-        return Err(ToolError::IsADirectory { path: path.to_owned() });
+        return Err(ToolError::IsADirectory {
+            path: path.to_owned(),
+        });
     }
-    let create = if args.create_dirs { Create::IfMissing } else { Create::Never };
+    let create = if args.create_dirs {
+        Create::IfMissing
+    } else {
+        Create::Never
+    };
     let parent = ws.open_parent(&rel, create)?;
-    let mut flags = OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let mut flags =
+        OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
     if args.append {
         flags |= OFlags::APPEND;
     }
     // No O_TRUNC: nothing is cut until the target is known to be a plain file.
-    let fd = open_beneath(parent.as_fd(), rel.file_name(), flags, Mode::from_raw_mode(0o644))
-        .map_err(|e| open_error(e, "open", path))?;
+    let fd = open_beneath(
+        parent.as_fd(),
+        rel.file_name(),
+        flags,
+        Mode::from_raw_mode(0o644),
+    )
+    .map_err(|e| open_error(e, "open", path))?;
     regular_file(&fd, path)?;
-    if !args.append {
-        rustix::fs::ftruncate(&fd, 0).map_err(|e| ToolError::io("truncate", path, e))?;
+    let file = std::fs::File::from(fd);
+    let bytes = args.content.as_bytes();
+    if args.append {
+        (&file)
+            .write_all(bytes)
+            .map_err(|e| ToolError::io("write", path, e))?;
+    } else {
+        // Overwrite in place, then cut what is left of the old content.
+        // Truncating to zero first would make ext4 (`auto_da_alloc`) start
+        // writeback on close: measured here, 150 µs a call instead of ~10.
+        file.write_all_at(bytes, 0)
+            .map_err(|e| ToolError::io("write", path, e))?;
+        rustix::fs::ftruncate(&file, size).map_err(|e| ToolError::io("truncate", path, e))?;
     }
-    let mut file = std::fs::File::from(fd);
-    file.write_all(args.content.as_bytes()).map_err(|e| ToolError::io("write", path, e))?;
     Ok(structured(serde_json::json!({
         "path": path,
         "bytes_written": size,
