@@ -28,6 +28,12 @@ pub use run::RunRequest;
 /// Receives a run's events as they happen.
 pub trait EventSink: Send + Sync {
     fn emit(&self, event: RunEvent);
+
+    /// False when events would be thrown away, so the loop can skip
+    /// building them (they clone text and arguments).
+    fn enabled(&self) -> bool {
+        true
+    }
 }
 
 impl<F: Fn(RunEvent) + Send + Sync> EventSink for F {
@@ -41,6 +47,10 @@ pub struct NoEvents;
 
 impl EventSink for NoEvents {
     fn emit(&self, _event: RunEvent) {}
+
+    fn enabled(&self) -> bool {
+        false
+    }
 }
 
 /// Why a run could not be carried on at all. Everything else — a failing

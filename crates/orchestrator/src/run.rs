@@ -131,7 +131,7 @@ impl<'a> RunLoop<'a> {
             created_at_ms: now_ms(),
         };
         self.journal.create_run(&record).await?;
-        self.events.emit(RunEvent::RunStarted {
+        self.emit(|| RunEvent::RunStarted {
             run_id: self.req.run_id,
             agent: self.req.agent_name.clone(),
             model: self.req.model_label.clone(),
@@ -159,8 +159,15 @@ impl<'a> RunLoop<'a> {
             scripted: self.model.provider() == "scripted",
         };
         self.journal.update_run(&summary).await?;
-        self.events.emit(RunEvent::RunFinished { run_id: self.req.run_id, status, reason, answer });
+        self.emit(|| RunEvent::RunFinished { run_id: self.req.run_id, status, reason, answer });
         Ok(summary)
+    }
+
+    /// Builds and sends an event only when someone listens.
+    fn emit(&self, event: impl FnOnce() -> RunEvent) {
+        if self.events.enabled() {
+            self.events.emit(event());
+        }
     }
 
     fn record(&mut self, entry: JournalEntry) -> StepRecord {
@@ -250,7 +257,7 @@ impl<'a> RunLoop<'a> {
         let turn = self.turns;
         self.add_usage(response.usage);
         let assistant = response.turn.clone();
-        self.events.emit(RunEvent::ModelCalled {
+        self.emit(|| RunEvent::ModelCalled {
             turn,
             usage: response.usage,
             text: assistant.text.clone(),
@@ -332,7 +339,7 @@ impl<'a> RunLoop<'a> {
         let mut records = Vec::with_capacity(results.len());
         for (call, done) in calls.into_iter().zip(results) {
             let preview = truncate_for_model(done.result.to_model_text(), limit);
-            self.events.emit(RunEvent::ToolFinished {
+            self.emit(|| RunEvent::ToolFinished {
                 id: call.id.clone(),
                 name: call.name.clone(),
                 outcome: done.outcome,
@@ -400,7 +407,7 @@ impl<'a> RunLoop<'a> {
                 }
                 Err(ToolCallError::Retryable(e)) if attempt < policy.max_attempts => {
                     let delay = backoff_delay(attempt, policy.base_delay, policy.max_delay, rand::random::<f64>());
-                    self.events.emit(RunEvent::ToolRetrying {
+                    self.emit(|| RunEvent::ToolRetrying {
                         id: call.id.clone(),
                         name: call.name.clone(),
                         attempt,
@@ -461,7 +468,7 @@ impl<'a> RunLoop<'a> {
                 let turn = self.turns;
                 self.add_usage(response.usage);
                 let text = response.turn.text.clone();
-                self.events.emit(RunEvent::ModelCalled {
+                self.emit(|| RunEvent::ModelCalled {
                     turn,
                     usage: response.usage,
                     text: text.clone(),

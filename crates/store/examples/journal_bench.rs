@@ -1,47 +1,121 @@
-//! Journal cost: appends records from 1 task and from 1,000 concurrent
-//! tasks (each its own run) and prints CPU per record and records/s.
+//! Journal cost: concurrent runs append agent steps of three records each;
+//! prints CPU per step and per record, and records/s.
 //!
 //! ```text
-//! cargo run --release -p bureau-store --example journal_bench -- [RECORDS] [DIR] [TASKSxPER_CALL]
+//! cargo run --release -p bureau-store --example journal_bench -- [DIR] [SCENARIO]
 //! ```
 //!
+//! A step is three records appended in the shape given: `1+1+1` (three
+//! calls), `3` (one call), `2+1` (what the orchestrator does: the model
+//! call with the tool calls it starts, then the tool results). `@100ms`
+//! waits that long before each step, like a model answering.
+//!
 //! CPU is the whole process (`CLOCK_PROCESS_CPUTIME_ID`: callers, the tokio
-//! runtime and the journal's threads); "writer" is the journal threads
-//! alone (from /proc/self/task/*/schedstat). Building the records is part
-//! of every scenario, so the `null` rows are the harness's own cost; "net"
-//! subtracts it.
+//! runtime and the journal's threads); "writer" is the journal's threads
+//! alone (from /proc/self/task/*/schedstat). Each scenario also runs with
+//! `NullJournal` (building the records, the tasks, the sleeps): "net" is
+//! SQLite minus that, the journal's own cost.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use bureau_protocol::StepRecord;
+use bureau_protocol::{RunId, StepRecord};
 use bureau_store::{Journal, NullJournal, SqliteJournal};
 use common::{run_record, step};
 
 #[derive(Clone, Copy)]
 struct Scenario {
-    tasks: u64,
-    /// Records per `append` call (3 = one agent step per call).
-    per_call: u64,
+    runs: u64,
+    steps: u64,
+    /// Records per `append` call, in order, for one step (sums to 3).
+    shape: &'static [u64],
+    latency_ms: u64,
 }
+
+impl Scenario {
+    fn name(&self) -> String {
+        let shape: Vec<String> = self.shape.iter().map(u64::to_string).collect();
+        format!(
+            "{}x{}x{}@{}ms",
+            self.runs,
+            self.steps,
+            shape.join("+"),
+            self.latency_ms
+        )
+    }
+}
+
+const SCENARIOS: [Scenario; 9] = [
+    Scenario {
+        runs: 1,
+        steps: 3000,
+        shape: &[1, 1, 1],
+        latency_ms: 0,
+    },
+    Scenario {
+        runs: 1,
+        steps: 3000,
+        shape: &[3],
+        latency_ms: 0,
+    },
+    Scenario {
+        runs: 1,
+        steps: 3000,
+        shape: &[2, 1],
+        latency_ms: 0,
+    },
+    Scenario {
+        runs: 100,
+        steps: 300,
+        shape: &[3],
+        latency_ms: 0,
+    },
+    Scenario {
+        runs: 1000,
+        steps: 30,
+        shape: &[1, 1, 1],
+        latency_ms: 0,
+    },
+    Scenario {
+        runs: 1000,
+        steps: 30,
+        shape: &[3],
+        latency_ms: 0,
+    },
+    Scenario {
+        runs: 1000,
+        steps: 30,
+        shape: &[2, 1],
+        latency_ms: 0,
+    },
+    Scenario {
+        runs: 1000,
+        steps: 10,
+        shape: &[2, 1],
+        latency_ms: 100,
+    },
+    Scenario {
+        runs: 10000,
+        steps: 10,
+        shape: &[2, 1],
+        latency_ms: 100,
+    },
+];
 
 struct Measured {
     cpu_us: f64,
     writer_us: f64,
     wall_s: f64,
+    read_ms: f64,
+    read_steps: usize,
 }
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let records: u64 = args
-        .next()
-        .map(|a| a.parse())
-        .transpose()?
-        .unwrap_or(100_000);
     let dir = match args.next() {
         Some(d) => tempfile::tempdir_in(d)?,
         None => tempfile::tempdir()?,
@@ -52,77 +126,68 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
 
-    let scenarios = [(1, 1), (1, 3), (100, 3), (1000, 1), (1000, 3)]
-        .map(|(tasks, per_call)| Scenario { tasks, per_call });
     println!(
-        "{records} records per scenario; entry JSON ≈ {} bytes",
-        mean_entry_bytes()
+        "runs x steps x records per call @ model latency; entry JSON ≈ {} bytes; {} CPUs",
+        mean_entry_bytes(),
+        std::thread::available_parallelism().map_or(0, usize::from)
     );
     println!(
-        "{:<8} {:>6} {:>9} {:>12} {:>10} {:>10} {:>10} {:>12}",
-        "journal",
-        "tasks",
-        "rec/call",
+        "{:<22} {:>8} {:>10} {:>10} {:>12} {:>12} {:>11} {:>9}",
+        "scenario",
+        "records",
         "records/s",
-        "µs/rec",
-        "net µs/rec",
-        "writer µs",
-        "net µs/step"
+        "µs/step",
+        "null µs/step",
+        "net µs/step",
+        "writer µs/st",
+        "net µs/rec"
     );
-    for s in scenarios {
-        if only.as_ref().is_some_and(|o| *o != format!("{}x{}", s.tasks, s.per_call)) {
+    for s in SCENARIOS {
+        if only.as_ref().is_some_and(|o| *o != s.name()) {
             continue;
         }
-        let null = rt.block_on(measure(Arc::new(NullJournal), s, records))?;
-        let path = dir
-            .path()
-            .join(format!("bench-{}-{}.db", s.tasks, s.per_call));
-        let sqlite = rt.block_on(measure(Arc::new(SqliteJournal::open(&path)?), s, records))?;
-        let n = records as f64;
-        for (name, m) in [("null", &null), ("sqlite", &sqlite)] {
-            let per_rec = m.cpu_us / n;
-            let net = (m.cpu_us - null.cpu_us) / n;
-            println!(
-                "{:<8} {:>6} {:>9} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>12.2}",
-                name,
-                s.tasks,
-                s.per_call,
-                n / m.wall_s,
-                per_rec,
-                net,
-                m.writer_us / n,
-                net * 3.0,
-            );
-        }
-        println!("         file size {:.1} MB", file_mb(&path));
+        let null = rt.block_on(measure(Arc::new(NullJournal), s))?;
+        let path = dir.path().join(format!("{}.db", s.name()));
+        let sqlite = rt.block_on(measure(Arc::new(SqliteJournal::open(&path)?), s))?;
+        let n_steps = (s.runs * s.steps) as f64;
+        let net = (sqlite.cpu_us - null.cpu_us) / n_steps;
+        println!(
+            "{:<22} {:>8} {:>10.0} {:>10.2} {:>12.2} {:>12.2} {:>11.2} {:>9.2}",
+            s.name(),
+            s.runs * s.steps * 3,
+            n_steps * 3.0 / sqlite.wall_s,
+            sqlite.cpu_us / n_steps,
+            null.cpu_us / n_steps,
+            net,
+            sqlite.writer_us / n_steps,
+            net / 3.0,
+        );
+        println!(
+            "{:<22} file {:.1} MB; steps() of one run: {} records in {:.2} ms",
+            "",
+            file_mb(&path),
+            sqlite.read_steps,
+            sqlite.read_ms
+        );
     }
     Ok(())
 }
 
-async fn measure(j: Arc<dyn Journal>, s: Scenario, records: u64) -> anyhow::Result<Measured> {
-    let per_task = records / s.tasks;
+async fn measure(j: Arc<dyn Journal>, s: Scenario) -> anyhow::Result<Measured> {
     let mut runs = Vec::new();
-    for t in 0..s.tasks {
+    for t in 0..s.runs {
         let run = run_record(i64::try_from(t)?);
         j.create_run(&run).await?;
         runs.push(run.run_id);
     }
+    let last_run = runs.last().copied();
     let writer0 = journal_thread_ns();
     let cpu0 = process_cpu_ns();
     let wall = Instant::now();
     let mut tasks = Vec::new();
     for run_id in runs {
         let j = j.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut seq = 0;
-            while seq < per_task {
-                let n = s.per_call.min(per_task - seq);
-                let batch: Vec<StepRecord> = (seq..seq + n).map(|q| step(run_id, q)).collect();
-                j.append(batch).await?;
-                seq += n;
-            }
-            anyhow::Ok(())
-        }));
+        tasks.push(tokio::spawn(run(j, run_id, s)));
     }
     for t in tasks {
         t.await??;
@@ -130,12 +195,37 @@ async fn measure(j: Arc<dyn Journal>, s: Scenario, records: u64) -> anyhow::Resu
     let wall_s = wall.elapsed().as_secs_f64();
     let cpu_us = (process_cpu_ns() - cpu0) as f64 / 1000.0;
     let writer_us = (journal_thread_ns() - writer0) as f64 / 1000.0;
+    // Reading one run back (the last steps may still be in the key index's
+    // tail, which a read scans).
+    let read = Instant::now();
+    let read_steps = match last_run {
+        Some(run_id) => j.steps(run_id).await?.len(),
+        None => 0,
+    };
+    let read_ms = read.elapsed().as_secs_f64() * 1000.0;
     drop(j);
     Ok(Measured {
         cpu_us,
         writer_us,
         wall_s,
+        read_ms,
+        read_steps,
     })
+}
+
+async fn run(j: Arc<dyn Journal>, run_id: RunId, s: Scenario) -> anyhow::Result<()> {
+    let mut seq = 0;
+    for _ in 0..s.steps {
+        if s.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(s.latency_ms)).await;
+        }
+        for n in s.shape {
+            let batch: Vec<StepRecord> = (seq..seq + n).map(|q| step(run_id, q)).collect();
+            j.append(batch).await?;
+            seq += n;
+        }
+    }
+    Ok(())
 }
 
 fn process_cpu_ns() -> i128 {
@@ -164,7 +254,7 @@ fn journal_thread_ns() -> i128 {
 }
 
 fn mean_entry_bytes() -> usize {
-    let run_id = bureau_protocol::RunId::new();
+    let run_id = RunId::new();
     let total: usize = (0..300)
         .map(|q| serde_json::to_string(&step(run_id, q).entry).map_or(0, |s| s.len()))
         .sum();

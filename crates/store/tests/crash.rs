@@ -21,8 +21,10 @@ use common::{run_record, steps};
 
 const CHILD_DB: &str = "BUREAU_STORE_TEST_CRASH_CHILD_DB";
 const RUNS: u64 = 8;
-/// Kill the child once this many records are acknowledged.
-const KILL_AFTER: usize = 3000;
+/// Kill the child once this many records are acknowledged: more than one
+/// batch of the key index, so the child both indexed some steps and left a
+/// tail for the reopen to index.
+const KILL_AFTER: usize = 6000;
 const SIGKILL: i32 = 9;
 
 /// Helper mode: does nothing unless started by the test below.

@@ -9,6 +9,8 @@ use bureau_protocol::{RunId, RunStatus, StepRecord};
 use bureau_store::{Journal, SCHEMA_VERSION, SqliteJournal, StoreError};
 use common::{run_record, step, steps, summary};
 
+/// A journal in a file and one in memory, to run the same test on both.
+#[expect(clippy::unwrap_used, reason = "a test fixture fails loudly")]
 fn journals() -> (tempfile::TempDir, Vec<SqliteJournal>) {
     let dir = tempfile::tempdir().unwrap();
     let file = SqliteJournal::open(&dir.path().join("bureau.db")).unwrap();
@@ -388,4 +390,64 @@ async fn reads_see_committed_writes_immediately() {
         let got: Vec<StepRecord> = j.steps(run.run_id).await.unwrap();
         assert_eq!(got.len(), usize::try_from(seq + 1).unwrap());
     }
+}
+
+/// More records than one batch of the key index (4,096), so at every point
+/// some steps are indexed and some are still in the tail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_stay_unique_and_in_order_across_key_index_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bureau.db");
+    let runs: Vec<_> = (0..3).map(run_record).collect();
+    let per_run = 1700_u64;
+    {
+        let j = SqliteJournal::open(&path).unwrap();
+        for r in &runs {
+            j.create_run(r).await.unwrap();
+        }
+        for start in (0..per_run).step_by(50) {
+            for r in &runs {
+                j.append(steps(r.run_id, start..start + 50)).await.unwrap();
+            }
+        }
+        for r in &runs {
+            assert_eq!(
+                j.steps(r.run_id).await.unwrap(),
+                steps(r.run_id, 0..per_run)
+            );
+            // Seq 0 was indexed long ago; the last one is in the tail.
+            for seq in [0, per_run - 1] {
+                let err = j.append(vec![step(r.run_id, seq)]).await.unwrap_err();
+                assert!(
+                    matches!(err, StoreError::Conflict { .. }),
+                    "seq {seq}: {err}"
+                );
+            }
+        }
+        // A gap, then filling it: order on read is by seq.
+        let r = runs[0].run_id;
+        j.append(vec![step(r, per_run + 2)]).await.unwrap();
+        j.append(vec![step(r, per_run), step(r, per_run + 1)])
+            .await
+            .unwrap();
+        let err = j.append(vec![step(r, per_run + 1)]).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+        assert_eq!(j.steps(r).await.unwrap(), steps(r, 0..per_run + 3));
+    }
+    // A new writer knows nothing in memory: duplicates are still refused.
+    let j = SqliteJournal::open(&path).unwrap();
+    let r = runs[1].run_id;
+    for seq in [0, 1000, per_run - 1] {
+        let err = j.append(vec![step(r, seq)]).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { .. }),
+            "seq {seq}: {err}"
+        );
+    }
+    j.append(vec![step(r, per_run)]).await.unwrap();
+    assert_eq!(j.steps(r).await.unwrap(), steps(r, 0..per_run + 1));
+    assert_eq!(
+        j.steps(runs[2].run_id).await.unwrap(),
+        steps(runs[2].run_id, 0..per_run)
+    );
 }

@@ -2,6 +2,7 @@
 //! thread, both owning their connection.
 
 mod encode;
+mod keys;
 mod read;
 mod schema;
 mod worker;
@@ -33,8 +34,8 @@ use writer::{Job, WriteOp};
 /// commit.
 ///
 /// Dropping the journal (or [`SqliteJournal::close`]) lets the writer
-/// commit everything already queued, then stops and joins both threads;
-/// this blocks the dropping thread for at most one commit.
+/// commit everything already queued, then stops and joins both threads:
+/// the dropping thread waits for those last commits.
 pub struct SqliteJournal {
     path: PathBuf,
     writer: Worker<Job>,
@@ -61,9 +62,8 @@ impl SqliteJournal {
         let conn = schema::open_writer(path)?;
         let reader_conn = schema::open_reader(path)?;
         let label: Arc<Path> = Arc::from(path);
-        let writer = Worker::spawn("bureau-journal-writer", path, {
-            let label = label.clone();
-            move |rx| writer::run(conn, &label, rx)
+        let writer = Worker::spawn("bureau-journal-writer", path, move |rx| {
+            writer::run(conn, &label, rx)
         })?;
         let reader = Worker::spawn("bureau-journal-reader", path, move |rx| {
             read::serve(reader_conn, rx);
@@ -142,9 +142,6 @@ impl Journal for SqliteJournal {
     async fn append(&self, records: Vec<StepRecord>) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
-        }
-        if std::env::var_os("XENC").is_some() {
-            return self.write(WriteOp::AppendRaw(records)).await;
         }
         let steps = records
             .iter()

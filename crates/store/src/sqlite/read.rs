@@ -66,8 +66,14 @@ pub(crate) fn steps(
     let err = |e| map_err(path, "read steps", e);
     let mut st = conn
         .prepare_cached(
-            "SELECT s.seq, s.at_ms, s.version, s.entry FROM steps s JOIN runs r ON r.id = s.run
-             WHERE r.run_id = ?1 ORDER BY s.seq",
+            "WITH r AS (SELECT id FROM runs WHERE run_id = ?1)
+             SELECT s.seq, s.at_ms, s.version, s.entry
+             FROM step_keys k JOIN steps s ON s.id = k.step
+             WHERE k.run = (SELECT id FROM r)
+             UNION ALL
+             SELECT seq, at_ms, version, entry FROM steps
+             WHERE id > (SELECT upto FROM step_keys_upto) AND run = (SELECT id FROM r)
+             ORDER BY 1",
         )
         .map_err(err)?;
     let mut rows = st.query(params![run_id.to_string()]).map_err(err)?;

@@ -38,7 +38,7 @@ pub fn summary(run: &RunRecord, status: RunStatus) -> RunSummary {
 /// A deterministic entry for `seq`, cycling through every kind (and every
 /// tool outcome and content type), as an agent step would journal them.
 pub fn entry(seq: u64) -> JournalEntry {
-    let turn = u32::try_from(seq / 3).unwrap();
+    let turn = u32::try_from(seq / 3).unwrap_or(u32::MAX);
     let id = ToolCallId::new(format!("call_{seq}"));
     match seq % 3 {
         0 => JournalEntry::ModelCall {
@@ -52,7 +52,7 @@ pub fn entry(seq: u64) -> JournalEntry {
                         arguments: json!({"sql": "select count(*) from orders", "limit": seq}),
                     }],
                 },
-                finish_reason: if seq % 2 == 0 {
+                finish_reason: if seq.is_multiple_of(2) {
                     FinishReason::ToolCalls
                 } else {
                     FinishReason::Other("pause_turn".into())
@@ -82,7 +82,7 @@ pub fn entry(seq: u64) -> JournalEntry {
                 ToolOutcome::CircuitOpen,
                 ToolOutcome::ApprovalRequired,
             ];
-            let outcome = outcomes[usize::try_from(seq / 3).unwrap() % outcomes.len()];
+            let outcome = outcomes[(seq / 3 % 5) as usize];
             JournalEntry::ToolCallFinished {
                 turn,
                 id,
@@ -118,7 +118,7 @@ pub fn step(run_id: RunId, seq: u64) -> StepRecord {
     StepRecord {
         run_id,
         seq,
-        at_ms: 1_700_000_000_000 + i64::try_from(seq).unwrap(),
+        at_ms: i64::try_from(seq).map_or(i64::MAX, |s| 1_700_000_000_000 + s),
         entry: entry(seq),
     }
 }
@@ -145,9 +145,12 @@ pub fn settled_threads_named(prefix: &str, n: usize) -> usize {
 /// Threads of this process whose name starts with `prefix` (names are cut
 /// to 15 bytes).
 pub fn threads_named(prefix: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).ok())
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
         .filter(|name| name.starts_with(prefix))
         .count()
 }
