@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use bureau_config::{Config, ModelConfig, Price, Provider};
 use bureau_gateway::{Gateway, GatewayConfig, TracingAudit};
 use bureau_llm::{
-    AnthropicClient, AnthropicConfig, ModelClient, OpenAiClient, OpenAiConfig, RetryPolicy, Retrying,
-    ScriptedModel,
+    AnthropicClient, AnthropicConfig, ModelClient, OpenAiClient, OpenAiConfig, RetryPolicy,
+    Retrying, ScriptedModel,
 };
 use bureau_mcp_client::{McpHub, Naming, in_process_pair};
 use bureau_store::{Journal, NullJournal, SqliteJournal};
@@ -27,11 +27,17 @@ pub fn data_dir(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
         None => match (env_var("XDG_DATA_HOME"), env_var("HOME")) {
             (Some(x), _) => PathBuf::from(x).join("bureau"),
             (None, Some(h)) => PathBuf::from(h).join(".local/share/bureau"),
-            (None, None) => bail!("no data directory: pass --data-dir DIR (neither XDG_DATA_HOME nor HOME is set)"),
+            (None, None) => bail!(
+                "no data directory: pass --data-dir DIR (neither XDG_DATA_HOME nor HOME is set)"
+            ),
         },
     };
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the data directory {}; pass --data-dir DIR", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}; pass --data-dir DIR",
+            dir.display()
+        )
+    })?;
     Ok(dir)
 }
 
@@ -51,7 +57,11 @@ pub fn load_config(flag: Option<&Path>) -> anyhow::Result<(Config, Option<PathBu
 }
 
 pub fn open_journal(data_dir: &Path, config: &Config) -> anyhow::Result<Arc<dyn Journal>> {
-    let path = config.store.path.clone().unwrap_or_else(|| data_dir.join("bureau.db"));
+    let path = config
+        .store
+        .path
+        .clone()
+        .unwrap_or_else(|| data_dir.join("bureau.db"));
     let journal = SqliteJournal::open(&path)?;
     Ok(Arc::new(journal))
 }
@@ -63,8 +73,11 @@ pub fn null_journal() -> Arc<dyn Journal> {
 pub fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway> {
     let workspaces_root = data_dir.join("workspaces");
     let default_workspace = workspaces_root.join("default");
-    let gateway_config =
-        GatewayConfig::new(workspaces_root, default_workspace, config.gateway.allowed_tools.clone());
+    let gateway_config = GatewayConfig::new(
+        workspaces_root,
+        default_workspace,
+        config.gateway.allowed_tools.clone(),
+    );
     Ok(Gateway::new(gateway_config, Arc::new(TracingAudit))?)
 }
 
@@ -79,11 +92,18 @@ pub async fn tool_hub(gateway: &Gateway, config: &Config) -> anyhow::Result<McpH
         }
     });
     let mut hub = McpHub::new(&env_var);
-    hub.connect_transport("bureau", client_side, Naming::AsIs, Duration::from_secs(300))
-        .await
-        .context("cannot reach the built-in gateway")?;
+    hub.connect_transport(
+        "bureau",
+        client_side,
+        Naming::AsIs,
+        Duration::from_secs(300),
+    )
+    .await
+    .context("cannot reach the built-in gateway")?;
     for server in &config.mcp_servers {
-        hub.connect(server).await.with_context(|| format!("cannot start MCP server `{}`", server.name))?;
+        hub.connect(server)
+            .await
+            .with_context(|| format!("cannot start MCP server `{}`", server.name))?;
     }
     Ok(hub)
 }
@@ -130,7 +150,10 @@ fn build_model(mc: &ModelConfig) -> anyhow::Result<ModelChoice> {
             (Arc::new(model), format!("scripted:{}", mc.model))
         }
         Provider::OpenAi => {
-            let key_var = mc.api_key_env.clone().unwrap_or_else(|| "OPENAI_API_KEY".into());
+            let key_var = mc
+                .api_key_env
+                .clone()
+                .unwrap_or_else(|| "OPENAI_API_KEY".into());
             let base_url = mc
                 .base_url
                 .clone()
@@ -145,10 +168,16 @@ fn build_model(mc: &ModelConfig) -> anyhow::Result<ModelChoice> {
                 max_output_tokens: mc.max_output_tokens,
                 extra_headers: Vec::new(),
             })?;
-            (Arc::new(Retrying::new(client, retry)), format!("openai:{}", mc.model))
+            (
+                Arc::new(Retrying::new(client, retry)),
+                format!("openai:{}", mc.model),
+            )
         }
         Provider::Anthropic => {
-            let key_var = mc.api_key_env.clone().unwrap_or_else(|| "ANTHROPIC_API_KEY".into());
+            let key_var = mc
+                .api_key_env
+                .clone()
+                .unwrap_or_else(|| "ANTHROPIC_API_KEY".into());
             let base_url = mc
                 .base_url
                 .clone()
@@ -163,8 +192,15 @@ fn build_model(mc: &ModelConfig) -> anyhow::Result<ModelChoice> {
                 max_output_tokens: mc.max_output_tokens.unwrap_or(4096),
                 version: "2023-06-01".into(),
             })?;
-            (Arc::new(Retrying::new(client, retry)), format!("anthropic:{}", mc.model))
+            (
+                Arc::new(Retrying::new(client, retry)),
+                format!("anthropic:{}", mc.model),
+            )
         }
     };
-    Ok(ModelChoice { client, label, price: mc.price })
+    Ok(ModelChoice {
+        client,
+        label,
+        price: mc.price,
+    })
 }

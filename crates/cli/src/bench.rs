@@ -69,7 +69,8 @@ fn cpu_time() -> Duration {
     match getrusage(UsageWho::RUSAGE_SELF) {
         Ok(u) => {
             let tv = |t: nix::sys::time::TimeVal| {
-                Duration::from_secs(t.tv_sec().max(0) as u64) + Duration::from_micros(t.tv_usec().max(0) as u64)
+                Duration::from_secs(t.tv_sec().max(0) as u64)
+                    + Duration::from_micros(t.tv_usec().max(0) as u64)
             };
             tv(u.user_time()) + tv(u.system_time())
         }
@@ -82,9 +83,11 @@ fn peak_rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
         })
         .map(|kb| kb * 1024)
         .unwrap_or(0)
@@ -103,7 +106,11 @@ async fn orchestrator(ctx: &Context, args: OrchestratorBench) -> anyhow::Result<
     };
     std::fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
     let config = Config::default();
-    let mut agent = config.agents.get("default").cloned().context("the embedded config has no default agent")?;
+    let mut agent = config
+        .agents
+        .get("default")
+        .cloned()
+        .context("the embedded config has no default agent")?;
     agent.max_turns = u32::try_from(args.steps + 5).unwrap_or(u32::MAX);
     agent.loop_limit = u32::MAX;
     let model = ScriptedModel::from_json(&script(args.steps), "bench")?
@@ -115,7 +122,9 @@ async fn orchestrator(ctx: &Context, args: OrchestratorBench) -> anyhow::Result<
     let gateway = app::gateway(&base, &config)?;
     let hub = Arc::new(app::tool_hub(&gateway, &config).await?);
     let orchestrator = Orchestrator::new(Arc::new(model), hub.clone(), journal);
-    let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency.unwrap_or(args.runs).max(1)));
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        args.concurrency.unwrap_or(args.runs).max(1),
+    ));
 
     let cpu0 = cpu_time();
     let t0 = Instant::now();
@@ -134,7 +143,9 @@ async fn orchestrator(ctx: &Context, args: OrchestratorBench) -> anyhow::Result<
                 price: None,
                 task: "benchmark".into(),
             };
-            orchestrator.run(request, &NoEvents, CancellationToken::new()).await
+            orchestrator
+                .run(request, &NoEvents, CancellationToken::new())
+                .await
         });
     }
     let mut completed = 0usize;
@@ -171,7 +182,12 @@ async fn orchestrator(ctx: &Context, args: OrchestratorBench) -> anyhow::Result<
         let _ = std::fs::remove_dir_all(&base);
     }
     if !other.is_empty() {
-        anyhow::bail!("{} of {} runs did not complete, first: {}", other.len(), args.runs, other[0]);
+        anyhow::bail!(
+            "{} of {} runs did not complete, first: {}",
+            other.len(),
+            args.runs,
+            other[0]
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -18,7 +18,11 @@ pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_RUN_NOT_COMPLETED: u8 = 3;
 
 #[derive(Parser, Debug)]
-#[command(name = "bureau", version, about = "Give LLM agents hands without giving them the keys.")]
+#[command(
+    name = "bureau",
+    version,
+    about = "Give LLM agents hands without giving them the keys."
+)]
 pub struct Cli {
     /// Where runs, journals and workspaces live (default: $XDG_DATA_HOME/bureau or ~/.local/share/bureau).
     #[arg(long, global = true, value_name = "DIR")]
@@ -61,7 +65,10 @@ pub enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     output::init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");

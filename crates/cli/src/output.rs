@@ -8,7 +8,10 @@ use bureau_protocol::{RunEvent, RunSummary, ToolOutcome};
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// An error chain as one line: `outer: inner: cause`.
@@ -37,16 +40,35 @@ fn one_line(text: &str, max: usize) -> String {
 pub fn print_event(event: &RunEvent) {
     let mut out = std::io::stdout().lock();
     let _ = match event {
-        RunEvent::RunStarted { run_id, agent, model, task } => writeln!(
+        RunEvent::RunStarted {
+            run_id,
+            agent,
+            model,
+            task,
+        } => writeln!(
             out,
             "▶ run {run_id}\n  agent {agent} · model {model}{}\n  task: {}",
-            if model.starts_with("scripted:") { " (scripted, offline)" } else { "" },
+            if model.starts_with("scripted:") {
+                " (scripted, offline)"
+            } else {
+                ""
+            },
             one_line(task, 200)
         ),
-        RunEvent::ModelCalled { turn, usage, text, tool_calls, final_answer_call } => {
+        RunEvent::ModelCalled {
+            turn,
+            usage,
+            text,
+            tool_calls,
+            final_answer_call,
+        } => {
             let mut line = format!(
                 "● turn {turn}: model{} ({} in / {} out tokens)",
-                if *final_answer_call { " asked for a final answer" } else { "" },
+                if *final_answer_call {
+                    " asked for a final answer"
+                } else {
+                    ""
+                },
                 usage.input_tokens,
                 usage.output_tokens
             );
@@ -54,14 +76,34 @@ pub fn print_event(event: &RunEvent) {
                 line.push_str(&format!("\n  says: {}", one_line(t, 300)));
             }
             for c in tool_calls {
-                line.push_str(&format!("\n  → {}({})", c.name, one_line(&c.arguments.to_string(), 160)));
+                line.push_str(&format!(
+                    "\n  → {}({})",
+                    c.name,
+                    one_line(&c.arguments.to_string(), 160)
+                ));
             }
             writeln!(out, "{line}")
         }
-        RunEvent::ToolRetrying { name, attempt, delay_ms, error, .. } => {
-            writeln!(out, "  ↻ {name} attempt {attempt} failed ({}), retrying in {delay_ms} ms", one_line(error, 160))
+        RunEvent::ToolRetrying {
+            name,
+            attempt,
+            delay_ms,
+            error,
+            ..
+        } => {
+            writeln!(
+                out,
+                "  ↻ {name} attempt {attempt} failed ({}), retrying in {delay_ms} ms",
+                one_line(error, 160)
+            )
         }
-        RunEvent::ToolFinished { name, outcome, preview, duration_ms, .. } => {
+        RunEvent::ToolFinished {
+            name,
+            outcome,
+            preview,
+            duration_ms,
+            ..
+        } => {
             let mark = match outcome {
                 ToolOutcome::Ok => "✓",
                 ToolOutcome::ToolError => "✗ tool error",
@@ -69,9 +111,18 @@ pub fn print_event(event: &RunEvent) {
                 ToolOutcome::CircuitOpen => "⏸ circuit open",
                 ToolOutcome::ApprovalRequired => "⏸ needs approval",
             };
-            writeln!(out, "  {mark} {name} ({duration_ms} ms): {}", one_line(preview, 200))
+            writeln!(
+                out,
+                "  {mark} {name} ({duration_ms} ms): {}",
+                one_line(preview, 200)
+            )
         }
-        RunEvent::RunFinished { status, reason, answer, .. } => {
+        RunEvent::RunFinished {
+            status,
+            reason,
+            answer,
+            ..
+        } => {
             let mut line = format!("■ {status}: {reason}");
             if let Some(a) = answer {
                 line.push_str(&format!("\n  answer: {}", a.trim()));

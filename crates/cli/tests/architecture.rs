@@ -2,10 +2,7 @@
 //! test checks the claim against `cargo metadata`, so data keeps flowing
 //! one way (e.g. the orchestrator never depends on the gateway or tools).
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers fail loudly"
-)]
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -27,9 +24,16 @@ fn documented() -> BTreeMap<String, BTreeSet<String>> {
         let name = cells[0].trim_matches('`').to_owned();
         let deps_cell = cells.last().copied().unwrap_or("");
         let deps: BTreeSet<String> = if deps_cell == "all" {
-            all.iter().filter(|c| *c != &name && *c != "test-support").cloned().collect()
+            all.iter()
+                .filter(|c| *c != &name && *c != "test-support")
+                .cloned()
+                .collect()
         } else {
-            deps_cell.split(',').map(|d| d.trim().to_owned()).filter(|d| !d.is_empty() && d != "—").collect()
+            deps_cell
+                .split(',')
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty() && d != "—")
+                .collect()
         };
         map.insert(name, deps);
     }
@@ -40,15 +44,29 @@ fn documented() -> BTreeMap<String, BTreeSet<String>> {
 fn actual() -> BTreeMap<String, BTreeSet<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(repo_root())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut map = BTreeMap::new();
     for pkg in meta["packages"].as_array().unwrap() {
-        let name = pkg["name"].as_str().unwrap().trim_start_matches("bureau-").to_owned();
+        let name = pkg["name"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("bureau-")
+            .to_owned();
         let deps: BTreeSet<String> = pkg["dependencies"]
             .as_array()
             .unwrap()
@@ -73,7 +91,10 @@ fn the_code_map_matches_the_dependency_graph() {
         "every crate is in ARCHITECTURE.md's code map and vice versa"
     );
     for (name, deps) in &actual {
-        assert_eq!(&documented[name], deps, "ARCHITECTURE.md's dependencies of `{name}`");
+        assert_eq!(
+            &documented[name], deps,
+            "ARCHITECTURE.md's dependencies of `{name}`"
+        );
     }
 }
 
@@ -81,6 +102,9 @@ fn the_code_map_matches_the_dependency_graph() {
 fn the_orchestrator_reaches_tools_only_through_mcp() {
     let deps = &actual()["orchestrator"];
     for forbidden in ["gateway", "tools", "policy", "sandbox"] {
-        assert!(!deps.contains(forbidden), "orchestrator must not depend on {forbidden}");
+        assert!(
+            !deps.contains(forbidden),
+            "orchestrator must not depend on {forbidden}"
+        );
     }
 }

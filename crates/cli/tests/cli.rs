@@ -34,7 +34,12 @@ fn stderr(o: &Output) -> String {
 
 fn json_line(o: &Output) -> Value {
     let out = stdout(o);
-    assert_eq!(out.lines().count(), 1, "exactly one JSON line, got: {out}\nstderr: {}", stderr(o));
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "exactly one JSON line, got: {out}\nstderr: {}",
+        stderr(o)
+    );
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
@@ -48,11 +53,22 @@ fn write_script(dir: &Path, script: Value) -> String {
 fn the_demo_completes_offline_and_its_file_outlives_the_step_that_wrote_it() {
     let dir = tempfile::tempdir().unwrap();
     let o = bureau(dir.path(), &["demo"]);
-    assert!(o.status.success(), "stdout: {}\nstderr: {}", stdout(&o), stderr(&o));
+    assert!(
+        o.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(&o),
+        stderr(&o)
+    );
     let text = stdout(&o);
-    assert!(text.contains("files.write") && text.contains("files.read"), "{text}");
+    assert!(
+        text.contains("files.write") && text.contains("files.read"),
+        "{text}"
+    );
     assert!(text.contains("■ completed"), "{text}");
-    assert!(text.contains("scripted"), "the run is labelled as scripted: {text}");
+    assert!(
+        text.contains("scripted"),
+        "the run is labelled as scripted: {text}"
+    );
 
     let o = bureau(dir.path(), &["demo", "--json"]);
     assert!(o.status.success());
@@ -76,7 +92,10 @@ fn run_json_prints_the_stable_summary_for_every_status() {
             {"text": "wrote it", "usage": {"input_tokens": 20, "output_tokens": 7}}
         ]}),
     );
-    let o = bureau(dir.path(), &["run", "--model", &model, "--json", "write a.txt"]);
+    let o = bureau(
+        dir.path(),
+        &["run", "--model", &model, "--json", "write a.txt"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let s = json_line(&o);
     for key in ["run_id", "status", "reason", "turns", "usage", "answer"] {
@@ -93,7 +112,10 @@ fn run_json_prints_the_stable_summary_for_every_status() {
         dir.path(),
         json!({"turns": [{"tool_calls": [{"name": "files.list", "arguments": {}}]}], "repeat_last": true}),
     );
-    let o = bureau(dir.path(), &["run", "--model", &looping, "--json", "loop forever"]);
+    let o = bureau(
+        dir.path(),
+        &["run", "--model", &looping, "--json", "loop forever"],
+    );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let s = json_line(&o);
     assert_eq!(s["status"], "loop_detected");
@@ -108,16 +130,43 @@ fn runs_list_and_show_read_the_journal() {
     let o = bureau(dir.path(), &["runs", "list", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let list = json_line(&o);
-    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["run_id"].as_str().unwrap()).collect();
-    assert_eq!(ids, vec![second["run_id"].as_str().unwrap(), first["run_id"].as_str().unwrap()], "newest first");
-    assert!(list.as_array().unwrap().iter().all(|r| r["status"] == "completed"));
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            second["run_id"].as_str().unwrap(),
+            first["run_id"].as_str().unwrap()
+        ],
+        "newest first"
+    );
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "completed")
+    );
 
-    let o = bureau(dir.path(), &["runs", "show", first["run_id"].as_str().unwrap(), "--json"]);
+    let o = bureau(
+        dir.path(),
+        &["runs", "show", first["run_id"].as_str().unwrap(), "--json"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let shown = json_line(&o);
     let steps = shown["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 10, "4 model calls + 3 started + 3 finished: {shown}");
-    let o = bureau(dir.path(), &["runs", "show", first["run_id"].as_str().unwrap()]);
+    assert_eq!(
+        steps.len(),
+        10,
+        "4 model calls + 3 started + 3 finished: {shown}"
+    );
+    let o = bureau(
+        dir.path(),
+        &["runs", "show", first["run_id"].as_str().unwrap()],
+    );
     assert!(stdout(&o).contains("files.read"));
 }
 
@@ -125,11 +174,40 @@ fn runs_list_and_show_read_the_journal() {
 fn bad_input_gets_one_clear_sentence_and_a_nonzero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["run".into(), "--model".into(), "nosuch:thing".into(), "x".into()], "unknown model provider `nosuch`"),
-        (vec!["run".into(), "x".into()], "no model for agent `default`: pass --model"),
-        (vec!["run".into(), "--model".into(), "scripted:/does/not/exist.json".into(), "x".into()], "/does/not/exist.json"),
-        (vec!["runs".into(), "show".into(), "not-an-id".into()], "not a valid id"),
-        (vec!["runs".into(), "show".into(), "0190b7a4-7c1e-7000-8000-000000000000".into()], "there is no run"),
+        (
+            vec![
+                "run".into(),
+                "--model".into(),
+                "nosuch:thing".into(),
+                "x".into(),
+            ],
+            "unknown model provider `nosuch`",
+        ),
+        (
+            vec!["run".into(), "x".into()],
+            "no model for agent `default`: pass --model",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--model".into(),
+                "scripted:/does/not/exist.json".into(),
+                "x".into(),
+            ],
+            "/does/not/exist.json",
+        ),
+        (
+            vec!["runs".into(), "show".into(), "not-an-id".into()],
+            "not a valid id",
+        ),
+        (
+            vec![
+                "runs".into(),
+                "show".into(),
+                "0190b7a4-7c1e-7000-8000-000000000000".into(),
+            ],
+            "there is no run",
+        ),
     ];
     for (args, needle) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -137,7 +215,10 @@ fn bad_input_gets_one_clear_sentence_and_a_nonzero_exit() {
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
         let err = stderr(&o);
         assert!(err.starts_with("error: "), "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: expected `{needle}` in: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected `{needle}` in: {err}"
+        );
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     }
 }

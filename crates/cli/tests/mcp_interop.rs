@@ -25,7 +25,11 @@ fn py_client() -> std::path::PathBuf {
 
 fn last_json_line(out: &[u8]) -> Value {
     let text = String::from_utf8_lossy(out);
-    let line = text.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or("");
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or("");
     serde_json::from_str(line).unwrap_or_else(|e| panic!("no JSON line ({e}) in: {text}"))
 }
 
@@ -38,7 +42,12 @@ fn python_client_over_stdio(data_dir: &Path, mode: &str) -> Value {
         .output()
         .expect("python runs");
     let seen = last_json_line(&out.stdout);
-    assert_eq!(seen["ok"], true, "mode {mode}: {seen}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        seen["ok"],
+        true,
+        "mode {mode}: {seen}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     seen
 }
 
@@ -47,8 +56,16 @@ fn the_python_sdk_client_uses_bureau_mcp_serve_stdio_in_both_eras() {
     let dir = tempfile::tempdir().unwrap();
     for mode in ["legacy", "2026-07-28", "auto"] {
         let seen = python_client_over_stdio(dir.path(), mode);
-        let tools: Vec<&str> = seen["tools"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-        assert!(tools.contains(&"files.write") && tools.contains(&"files.read"), "{seen}");
+        let tools: Vec<&str> = seen["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            tools.contains(&"files.write") && tools.contains(&"files.read"),
+            "{seen}"
+        );
         assert_eq!(seen["round_trip"], true, "{seen}");
         if mode == "legacy" {
             // The initialize handshake names the server (the 2026 era's client does not report it).
@@ -57,7 +74,10 @@ fn the_python_sdk_client_uses_bureau_mcp_serve_stdio_in_both_eras() {
     }
     // Calls without a run id land in the default workspace.
     let written = dir.path().join("workspaces/default/py-client/hello.txt");
-    assert_eq!(std::fs::read_to_string(written).unwrap(), "hello from python");
+    assert_eq!(
+        std::fs::read_to_string(written).unwrap(),
+        "hello from python"
+    );
 }
 
 #[test]
@@ -77,15 +97,29 @@ fn the_python_sdk_client_uses_bureau_mcp_serve_http() {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("http://").nth(1) {
-                let _ = tx.send(format!("http://{}", rest.split_whitespace().next().unwrap_or("")));
+                let _ = tx.send(format!(
+                    "http://{}",
+                    rest.split_whitespace().next().unwrap_or("")
+                ));
             }
         }
     });
-    let url = rx.recv_timeout(Duration::from_secs(30)).expect("the server announces its URL");
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server announces its URL");
     for mode in ["legacy", "2026-07-28"] {
-        let out = Command::new(deps::python()).arg(py_client()).args(["--url", &url, "--mode", mode]).output().unwrap();
+        let out = Command::new(deps::python())
+            .arg(py_client())
+            .args(["--url", &url, "--mode", mode])
+            .output()
+            .unwrap();
         let seen = last_json_line(&out.stdout);
-        assert_eq!(seen["ok"], true, "mode {mode}: {seen}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            seen["ok"],
+            true,
+            "mode {mode}: {seen}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(seen["round_trip"], true);
     }
     server.kill().unwrap();
@@ -96,7 +130,8 @@ fn the_python_sdk_client_uses_bureau_mcp_serve_http() {
 fn mcp_tools_aggregates_the_gateway_and_a_configured_reference_server() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bureau.toml");
-    let everything = deps::node_package_file("@modelcontextprotocol/server-everything", "dist/index.js");
+    let everything =
+        deps::node_package_file("@modelcontextprotocol/server-everything", "dist/index.js");
     std::fs::write(
         &config,
         format!(
@@ -114,11 +149,23 @@ fn mcp_tools_aggregates_the_gateway_and_a_configured_reference_server() {
         .args(["mcp", "tools", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = last_json_line(&out.stdout);
-    let names: Vec<&str> = v["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    let names: Vec<&str> = v["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
     for expected in ["files.read", "everything.echo", "time.get_current_time"] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
 
     // A scripted agent uses both external servers and the gateway in one run.
@@ -140,10 +187,20 @@ fn mcp_tools_aggregates_the_gateway_and_a_configured_reference_server() {
         .arg(dir.path())
         .arg("--config")
         .arg(&config)
-        .args(["run", "--json", "--model", &format!("scripted:{}", script.display()), "what time is it?"])
+        .args([
+            "run",
+            "--json",
+            "--model",
+            &format!("scripted:{}", script.display()),
+            "what time is it?",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary = last_json_line(&out.stdout);
     assert_eq!(summary["status"], "completed");
     let run_id = summary["run_id"].as_str().unwrap();
@@ -162,6 +219,14 @@ fn mcp_tools_aggregates_the_gateway_and_a_configured_reference_server() {
         .map(|s| s["entry"]["result"].to_string())
         .collect();
     assert_eq!(results.len(), 2, "{shown}");
-    assert!(results[0].contains("UTC"), "time server answered: {}", results[0]);
-    assert!(results[1].contains("via MCP"), "echo answered: {}", results[1]);
+    assert!(
+        results[0].contains("UTC"),
+        "time server answered: {}",
+        results[0]
+    );
+    assert!(
+        results[1].contains("via MCP"),
+        "echo answered: {}",
+        results[1]
+    );
 }

@@ -243,7 +243,8 @@ mod tests {
                 name: "new.tool".into(),
                 description: String::new(),
                 input_schema: serde_json::json!({}),
-            }],
+            }]
+            .into(),
             max_output_tokens: None,
             temperature: None,
         };

@@ -233,7 +233,7 @@ mod tests {
         ModelRequest {
             model: String::new(),
             messages: vec![],
-            tools: vec![],
+            tools: Default::default(),
             max_output_tokens: None,
             temperature: None,
         }

@@ -132,7 +132,7 @@ async fn repeat_last_answers_the_last_turn_with_fresh_ids() {
 #[tokio::test]
 async fn a_final_answer_call_never_gets_tool_calls() {
     let no_tools = |n| ModelRequest {
-        tools: vec![],
+        tools: Default::default(),
         ..request(history(n))
     };
 

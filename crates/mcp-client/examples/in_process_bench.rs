@@ -56,8 +56,8 @@ async fn measure(hub: McpHub, calls: usize) -> (McpHub, Vec<Duration>) {
     let times = tokio::spawn(async move { measure_here(&on_worker, calls).await })
         .await
         .unwrap_or_default();
-    let hub = std::sync::Arc::into_inner(hub)
-        .unwrap_or_else(|| McpHub::new(&|k| std::env::var(k).ok()));
+    let hub =
+        std::sync::Arc::into_inner(hub).unwrap_or_else(|| McpHub::new(&|k| std::env::var(k).ok()));
     (hub, times)
 }
 

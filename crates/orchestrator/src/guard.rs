@@ -21,8 +21,12 @@ impl LoopDetector {
 
 #[derive(Debug)]
 enum BreakerState {
-    Closed { consecutive_failures: u32 },
-    Open { until: Instant },
+    Closed {
+        consecutive_failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
     /// Cooldown over: one trial call may go through.
     HalfOpen,
 }
@@ -45,7 +49,11 @@ pub(crate) enum Admission {
 
 impl CircuitBreakers {
     pub(crate) fn new(threshold: u32, cooldown: Duration) -> Self {
-        Self { threshold: threshold.max(1), cooldown, tools: HashMap::new() }
+        Self {
+            threshold: threshold.max(1),
+            cooldown,
+            tools: HashMap::new(),
+        }
     }
 
     pub(crate) fn admit(&mut self, tool: &str, now: Instant) -> Admission {
@@ -61,32 +69,49 @@ impl CircuitBreakers {
                     *state = BreakerState::HalfOpen;
                     Admission::Allowed
                 } else {
-                    Admission::Open { retry_in: until - now }
+                    Admission::Open {
+                        retry_in: until - now,
+                    }
                 }
             }
         }
     }
 
     pub(crate) fn success(&mut self, tool: &str) {
-        self.tools.insert(tool.to_owned(), BreakerState::Closed { consecutive_failures: 0 });
+        self.tools.insert(
+            tool.to_owned(),
+            BreakerState::Closed {
+                consecutive_failures: 0,
+            },
+        );
     }
 
     /// Records a failed call; returns true when this failure opened the breaker.
     pub(crate) fn failure(&mut self, tool: &str, now: Instant) -> bool {
-        let state =
-            self.tools.entry(tool.to_owned()).or_insert(BreakerState::Closed { consecutive_failures: 0 });
+        let state = self
+            .tools
+            .entry(tool.to_owned())
+            .or_insert(BreakerState::Closed {
+                consecutive_failures: 0,
+            });
         match state {
-            BreakerState::Closed { consecutive_failures } => {
+            BreakerState::Closed {
+                consecutive_failures,
+            } => {
                 *consecutive_failures += 1;
                 if *consecutive_failures >= self.threshold {
-                    *state = BreakerState::Open { until: now + self.cooldown };
+                    *state = BreakerState::Open {
+                        until: now + self.cooldown,
+                    };
                     true
                 } else {
                     false
                 }
             }
             BreakerState::HalfOpen | BreakerState::Open { .. } => {
-                *state = BreakerState::Open { until: now + self.cooldown };
+                *state = BreakerState::Open {
+                    until: now + self.cooldown,
+                };
                 true
             }
         }
@@ -121,8 +146,17 @@ mod tests {
         assert_eq!(b.admit("x", t0), Admission::Allowed);
         assert!(!b.failure("x", t0));
         assert!(b.failure("x", t0));
-        assert_eq!(b.admit("x", t0 + Duration::from_secs(1)), Admission::Open { retry_in: Duration::from_secs(9) });
-        assert_eq!(b.admit("y", t0), Admission::Allowed, "breakers are per tool");
+        assert_eq!(
+            b.admit("x", t0 + Duration::from_secs(1)),
+            Admission::Open {
+                retry_in: Duration::from_secs(9)
+            }
+        );
+        assert_eq!(
+            b.admit("y", t0),
+            Admission::Allowed,
+            "breakers are per tool"
+        );
         let later = t0 + Duration::from_secs(11);
         assert_eq!(b.admit("x", later), Admission::Allowed, "half-open trial");
         assert!(b.failure("x", later), "a failed trial re-opens");
@@ -130,7 +164,10 @@ mod tests {
         let much_later = later + Duration::from_secs(11);
         assert_eq!(b.admit("x", much_later), Admission::Allowed);
         b.success("x");
-        assert!(!b.failure("x", much_later), "success closed it: count starts again");
+        assert!(
+            !b.failure("x", much_later),
+            "success closed it: count starts again"
+        );
     }
 
     #[test]

@@ -21,7 +21,11 @@ pub enum ToolCallError {
 #[async_trait::async_trait]
 pub trait ToolHost: Send + Sync {
     fn tools(&self) -> Vec<ToolSpec>;
-    async fn call(&self, call: &ToolCall, meta: &Map<String, Value>) -> Result<ToolResult, ToolCallError>;
+    async fn call(
+        &self,
+        call: &ToolCall,
+        meta: &Map<String, Value>,
+    ) -> Result<ToolResult, ToolCallError>;
 }
 
 #[async_trait::async_trait]
@@ -30,7 +34,11 @@ impl ToolHost for McpHub {
         McpHub::tools(self).to_vec()
     }
 
-    async fn call(&self, call: &ToolCall, meta: &Map<String, Value>) -> Result<ToolResult, ToolCallError> {
+    async fn call(
+        &self,
+        call: &ToolCall,
+        meta: &Map<String, Value>,
+    ) -> Result<ToolResult, ToolCallError> {
         self.call_tool(call, meta).await.map_err(|e| match e {
             McpError::Transport { .. } | McpError::Connect { .. } | McpError::Spawn { .. } => {
                 ToolCallError::Retryable(e.to_string())

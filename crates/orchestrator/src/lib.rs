@@ -15,10 +15,11 @@ mod guard;
 mod host;
 mod run;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use bureau_llm::ModelClient;
-use bureau_protocol::{RunEvent, RunSummary};
+use bureau_protocol::{RunEvent, RunSummary, ToolSpec};
 use bureau_store::{Journal, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -67,11 +68,23 @@ pub struct Orchestrator {
     model: Arc<dyn ModelClient>,
     tools: Arc<dyn ToolHost>,
     journal: Arc<dyn Journal>,
+    /// The tools offered per set of agent patterns, computed once and
+    /// shared by every run: schemas are large and runs are many.
+    offers: Arc<Mutex<HashMap<Vec<String>, Arc<[ToolSpec]>>>>,
 }
 
 impl Orchestrator {
-    pub fn new(model: Arc<dyn ModelClient>, tools: Arc<dyn ToolHost>, journal: Arc<dyn Journal>) -> Self {
-        Self { model, tools, journal }
+    pub fn new(
+        model: Arc<dyn ModelClient>,
+        tools: Arc<dyn ToolHost>,
+        journal: Arc<dyn Journal>,
+    ) -> Self {
+        Self {
+            model,
+            tools,
+            journal,
+            offers: Arc::default(),
+        }
     }
 
     /// Runs one agent to an end status. Cancelling `cancel` ends the run as
@@ -82,6 +95,31 @@ impl Orchestrator {
         events: &dyn EventSink,
         cancel: CancellationToken,
     ) -> Result<RunSummary, OrchestratorError> {
-        run::RunLoop::new(&*self.model, &*self.tools, &*self.journal, events, cancel, request).run().await
+        let offered = self.offered(&request.agent.tools);
+        run::RunLoop::new(
+            offered,
+            &*self.model,
+            &*self.tools,
+            &*self.journal,
+            events,
+            cancel,
+            request,
+        )
+        .run()
+        .await
+    }
+
+    /// The tools an agent with these patterns is offered.
+    fn offered(&self, patterns: &[String]) -> Arc<[ToolSpec]> {
+        let mut offers = self
+            .offers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(tools) = offers.get(patterns) {
+            return tools.clone();
+        }
+        let tools: Arc<[ToolSpec]> = run::select_tools(&self.tools.tools(), patterns).into();
+        offers.insert(patterns.to_vec(), tools.clone());
+        tools
     }
 }

@@ -2,8 +2,7 @@
 //! `CallModel → RunTools → CallModel → … → Finish`, with `Exhausted`
 //! taking over when a guardrail trips.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bureau_config::{AgentConfig, OnExhausted, Price};
@@ -37,8 +36,15 @@ pub struct RunRequest {
 enum Next {
     CallModel,
     RunTools(Vec<ToolCall>),
-    Exhausted { status: RunStatus, reason: String },
-    Finish { status: RunStatus, reason: String, answer: Option<String> },
+    Exhausted {
+        status: RunStatus,
+        reason: String,
+    },
+    Finish {
+        status: RunStatus,
+        reason: String,
+        answer: Option<String>,
+    },
 }
 
 pub(crate) struct RunLoop<'a> {
@@ -48,7 +54,6 @@ pub(crate) struct RunLoop<'a> {
     events: &'a dyn EventSink,
     cancel: CancellationToken,
     req: RunRequest,
-    offered: HashSet<String>,
     conversation: ModelRequest,
     deadline: Option<Instant>,
     turns: u32,
@@ -60,12 +65,22 @@ pub(crate) struct RunLoop<'a> {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Tools whose qualified name matches one of the agent's patterns.
-pub(crate) fn select_tools(all: Vec<ToolSpec>, patterns: &[String]) -> Vec<ToolSpec> {
-    all.into_iter().filter(|t| patterns.iter().any(|p| bureau_config::tool_pattern_matches(p, &t.name))).collect()
+pub(crate) fn select_tools(all: &[ToolSpec], patterns: &[String]) -> Vec<ToolSpec> {
+    all.iter()
+        .filter(|t| {
+            patterns
+                .iter()
+                .any(|p| bureau_config::tool_pattern_matches(p, &t.name))
+        })
+        .cloned()
+        .collect()
 }
 
 /// Cuts `text` to at most `limit` characters, saying so.
@@ -82,6 +97,7 @@ pub(crate) fn truncate_for_model(text: String, limit: usize) -> String {
 
 impl<'a> RunLoop<'a> {
     pub(crate) fn new(
+        tools: Arc<[ToolSpec]>,
         model: &'a dyn ModelClient,
         host: &'a dyn ToolHost,
         journal: &'a dyn Journal,
@@ -89,11 +105,12 @@ impl<'a> RunLoop<'a> {
         cancel: CancellationToken,
         req: RunRequest,
     ) -> Self {
-        let tools = select_tools(host.tools(), &req.agent.tools);
-        let offered = tools.iter().map(|t| t.name.clone()).collect();
         let conversation = ModelRequest {
             model: model.model().to_owned(),
-            messages: vec![Message::system(req.agent.system_prompt.clone()), Message::user(req.task.clone())],
+            messages: vec![
+                Message::system(req.agent.system_prompt.clone()),
+                Message::user(req.task.clone()),
+            ],
             tools,
             max_output_tokens: None,
             temperature: None,
@@ -110,7 +127,6 @@ impl<'a> RunLoop<'a> {
             events,
             cancel,
             req,
-            offered,
             conversation,
             deadline,
             turns: 0,
@@ -143,7 +159,11 @@ impl<'a> RunLoop<'a> {
                 Next::CallModel => self.call_model().await?,
                 Next::RunTools(calls) => self.run_tools(calls).await?,
                 Next::Exhausted { status, reason } => self.exhausted(status, reason).await?,
-                Next::Finish { status, reason, answer } => break (status, reason, answer),
+                Next::Finish {
+                    status,
+                    reason,
+                    answer,
+                } => break (status, reason, answer),
             };
         };
         let summary = RunSummary {
@@ -159,7 +179,12 @@ impl<'a> RunLoop<'a> {
             scripted: self.model.provider() == "scripted",
         };
         self.journal.update_run(&summary).await?;
-        self.emit(|| RunEvent::RunFinished { run_id: self.req.run_id, status, reason, answer });
+        self.emit(|| RunEvent::RunFinished {
+            run_id: self.req.run_id,
+            status,
+            reason,
+            answer,
+        });
         Ok(summary)
     }
 
@@ -171,7 +196,12 @@ impl<'a> RunLoop<'a> {
     }
 
     fn record(&mut self, entry: JournalEntry) -> StepRecord {
-        let rec = StepRecord { run_id: self.req.run_id, seq: self.seq, at_ms: now_ms(), entry };
+        let rec = StepRecord {
+            run_id: self.req.run_id,
+            seq: self.seq,
+            at_ms: now_ms(),
+            entry,
+        };
         self.seq += 1;
         rec
     }
@@ -182,19 +212,28 @@ impl<'a> RunLoop<'a> {
         if self.turns >= agent.max_turns {
             return Some((
                 RunStatus::MaxTurns,
-                format!("the run used all {} turns (max_turns) before the model finished", agent.max_turns),
+                format!(
+                    "the run used all {} turns (max_turns) before the model finished",
+                    agent.max_turns
+                ),
             ));
         }
         if let Some(budget) = agent.token_budget.filter(|b| self.usage.total() >= *b) {
             return Some((
                 RunStatus::TokenBudget,
-                format!("the run used {} of its {budget} token budget", self.usage.total()),
+                format!(
+                    "the run used {} of its {budget} token budget",
+                    self.usage.total()
+                ),
             ));
         }
         if let Some(budget) = agent.cost_budget_usd.filter(|b| self.cost_usd >= *b) {
             return Some((
                 RunStatus::CostBudget,
-                format!("the run cost ${:.4} of its ${budget:.4} budget", self.cost_usd),
+                format!(
+                    "the run cost ${:.4} of its ${budget:.4} budget",
+                    self.cost_usd
+                ),
             ));
         }
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -204,7 +243,12 @@ impl<'a> RunLoop<'a> {
     }
 
     fn deadline_reason(&self) -> String {
-        let secs = self.req.agent.deadline.map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        let secs = self
+            .req
+            .agent
+            .deadline
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
         format!("the run passed its {secs:.1}s deadline")
     }
 
@@ -237,7 +281,11 @@ impl<'a> RunLoop<'a> {
 
     async fn call_model(&mut self) -> Result<Next, OrchestratorError> {
         if self.cancel.is_cancelled() {
-            return Ok(Next::Finish { status: RunStatus::Cancelled, reason: "the run was cancelled".into(), answer: None });
+            return Ok(Next::Finish {
+                status: RunStatus::Cancelled,
+                reason: "the run was cancelled".into(),
+                answer: None,
+            });
         }
         if let Some((status, reason)) = self.tripped() {
             return Ok(Next::Exhausted { status, reason });
@@ -269,7 +317,9 @@ impl<'a> RunLoop<'a> {
         // the repeated call never leaves.
         let mut looped = None;
         for call in &assistant.tool_calls {
-            let n = self.loops.record(&arguments_hash(&call.name, &call.arguments));
+            let n = self
+                .loops
+                .record(&arguments_hash(&call.name, &call.arguments));
             if n >= self.req.agent.loop_limit && looped.is_none() {
                 looped = Some((call.name.clone(), n));
             }
@@ -279,17 +329,24 @@ impl<'a> RunLoop<'a> {
             self.journal.append(records).await?;
             return Ok(Next::Finish {
                 status: RunStatus::LoopDetected,
-                reason: format!("the model asked for the same `{name}` call {n} times (loop_limit)"),
+                reason: format!(
+                    "the model asked for the same `{name}` call {n} times (loop_limit)"
+                ),
                 answer: assistant.text,
             });
         }
         for call in &assistant.tool_calls {
-            let rec = self.record(JournalEntry::ToolCallStarted { turn, call: call.clone() });
+            let rec = self.record(JournalEntry::ToolCallStarted {
+                turn,
+                call: call.clone(),
+            });
             records.push(rec);
         }
         // The plan and every call's intent are durable before any call leaves.
         self.journal.append(records).await?;
-        self.conversation.messages.push(Message::assistant(&assistant));
+        self.conversation
+            .messages
+            .push(Message::assistant(&assistant));
         if assistant.tool_calls.is_empty() {
             return Ok(Next::Finish {
                 status: RunStatus::Completed,
@@ -310,10 +367,16 @@ impl<'a> RunLoop<'a> {
         // The futures are built eagerly (they are lazy until polled) so the
         // stream holds no closure: that keeps the run future `Send` for
         // `tokio::spawn` callers.
-        let pending: Vec<_> =
-            calls.iter().enumerate().map(|(i, call)| this.execute(call, first_seq + i as u64)).collect();
-        let results =
-            this.guarded(futures::stream::iter(pending).buffered(concurrency).collect::<Vec<_>>());
+        let pending: Vec<_> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, call)| this.execute(call, first_seq + i as u64))
+            .collect();
+        let results = this.guarded(
+            futures::stream::iter(pending)
+                .buffered(concurrency)
+                .collect::<Vec<_>>(),
+        );
         let results = match results.await {
             Ok(r) => r,
             Err(next) => {
@@ -326,7 +389,9 @@ impl<'a> RunLoop<'a> {
                         id: call.id.clone(),
                         name: call.name.clone(),
                         outcome: ToolOutcome::Failed,
-                        result: ToolResult::error("the call was cut off: the run was cancelled or hit its deadline"),
+                        result: ToolResult::error(
+                            "the call was cut off: the run was cancelled or hit its deadline",
+                        ),
                         duration_ms: 0,
                     });
                     records.push(rec);
@@ -370,9 +435,14 @@ impl<'a> RunLoop<'a> {
     /// failures that are safe to retry.
     async fn execute(&self, call: &ToolCall, seq: u64) -> Done {
         let started = Instant::now();
-        let done = |outcome, result| Done { outcome, result, duration_ms: started.elapsed().as_millis() as u64 };
-        if !self.offered.contains(&call.name) {
-            let mut names: Vec<&str> = self.offered.iter().map(String::as_str).collect();
+        let done = |outcome, result| Done {
+            outcome,
+            result,
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
+        let offered = &self.conversation.tools;
+        if !offered.iter().any(|t| t.name == call.name) {
+            let mut names: Vec<&str> = offered.iter().map(|t| t.name.as_str()).collect();
             names.sort_unstable();
             return done(
                 ToolOutcome::Failed,
@@ -383,7 +453,8 @@ impl<'a> RunLoop<'a> {
                 )),
             );
         }
-        if let Admission::Open { retry_in } = self.breaker(|b| b.admit(&call.name, Instant::now())) {
+        if let Admission::Open { retry_in } = self.breaker(|b| b.admit(&call.name, Instant::now()))
+        {
             return done(
                 ToolOutcome::CircuitOpen,
                 ToolResult::error(format!(
@@ -394,19 +465,34 @@ impl<'a> RunLoop<'a> {
             );
         }
         let mut meta = Map::new();
-        meta.insert(meta::RUN_ID.into(), Value::String(self.req.run_id.to_string()));
-        meta.insert(meta::IDEMPOTENCY_KEY.into(), Value::String(format!("{}:{seq}", self.req.run_id)));
+        meta.insert(
+            meta::RUN_ID.into(),
+            Value::String(self.req.run_id.to_string()),
+        );
+        meta.insert(
+            meta::IDEMPOTENCY_KEY.into(),
+            Value::String(format!("{}:{seq}", self.req.run_id)),
+        );
         let policy = &self.req.agent.tool_retry;
         let mut attempt = 1;
         loop {
             match self.host.call(call, &meta).await {
                 Ok(result) => {
                     self.breaker(|b| b.success(&call.name));
-                    let outcome = if result.is_error { ToolOutcome::ToolError } else { ToolOutcome::Ok };
+                    let outcome = if result.is_error {
+                        ToolOutcome::ToolError
+                    } else {
+                        ToolOutcome::Ok
+                    };
                     return done(outcome, result);
                 }
                 Err(ToolCallError::Retryable(e)) if attempt < policy.max_attempts => {
-                    let delay = backoff_delay(attempt, policy.base_delay, policy.max_delay, rand::random::<f64>());
+                    let delay = backoff_delay(
+                        attempt,
+                        policy.base_delay,
+                        policy.max_delay,
+                        rand::random::<f64>(),
+                    );
                     self.emit(|| RunEvent::ToolRetrying {
                         id: call.id.clone(),
                         name: call.name.clone(),
@@ -419,32 +505,48 @@ impl<'a> RunLoop<'a> {
                 }
                 Err(e) => {
                     self.breaker(|b| b.failure(&call.name, Instant::now()));
-                    let tries = if attempt > 1 { format!(" after {attempt} attempts") } else { String::new() };
-                    return done(ToolOutcome::Failed, ToolResult::error(format!("tool `{}` failed{tries}: {e}", call.name)));
+                    let tries = if attempt > 1 {
+                        format!(" after {attempt} attempts")
+                    } else {
+                        String::new()
+                    };
+                    return done(
+                        ToolOutcome::Failed,
+                        ToolResult::error(format!("tool `{}` failed{tries}: {e}", call.name)),
+                    );
                 }
             }
         }
     }
 
     fn breaker<T>(&self, f: impl FnOnce(&mut CircuitBreakers) -> T) -> T {
-        let mut guard = self.breakers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .breakers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut guard)
     }
 
     /// A guardrail tripped: pause for a human, or ask once for a final answer.
-    async fn exhausted(&mut self, status: RunStatus, reason: String) -> Result<Next, OrchestratorError> {
+    async fn exhausted(
+        &mut self,
+        status: RunStatus,
+        reason: String,
+    ) -> Result<Next, OrchestratorError> {
         match self.req.agent.on_exhausted {
             OnExhausted::Pause => Ok(Next::Finish {
                 status: RunStatus::AwaitingApproval,
                 reason: format!("{reason}; the run is paused until a human grants more budget"),
                 answer: None,
             }),
-            OnExhausted::FinalAnswer if status == RunStatus::Deadline => {
-                Ok(Next::Finish { status, reason: format!("{reason}; no time was left for a final answer"), answer: None })
-            }
+            OnExhausted::FinalAnswer if status == RunStatus::Deadline => Ok(Next::Finish {
+                status,
+                reason: format!("{reason}; no time was left for a final answer"),
+                answer: None,
+            }),
             OnExhausted::FinalAnswer => {
                 let mut request = self.conversation.clone();
-                request.tools.clear();
+                request.tools = Arc::default();
                 request.messages.push(Message::user(format!(
                     "This run has reached a limit ({reason}). Do not call any tools. Give your final answer now, from what you already know, and say what is left undone."
                 )));
@@ -457,11 +559,23 @@ impl<'a> RunLoop<'a> {
                             answer: None,
                         });
                     }
-                    Err(Next::Finish { status: RunStatus::Cancelled, reason, answer }) => {
-                        return Ok(Next::Finish { status: RunStatus::Cancelled, reason, answer });
+                    Err(Next::Finish {
+                        status: RunStatus::Cancelled,
+                        reason,
+                        answer,
+                    }) => {
+                        return Ok(Next::Finish {
+                            status: RunStatus::Cancelled,
+                            reason,
+                            answer,
+                        });
                     }
                     Err(_) => {
-                        return Ok(Next::Finish { status, reason: format!("{reason}; the final-answer call ran out of time"), answer: None });
+                        return Ok(Next::Finish {
+                            status,
+                            reason: format!("{reason}; the final-answer call ran out of time"),
+                            answer: None,
+                        });
                     }
                 };
                 self.turns += 1;
@@ -477,7 +591,11 @@ impl<'a> RunLoop<'a> {
                 });
                 let rec = self.record(JournalEntry::ModelCall { turn, response });
                 self.journal.append(vec![rec]).await?;
-                Ok(Next::Finish { status, reason, answer: text })
+                Ok(Next::Finish {
+                    status,
+                    reason,
+                    answer: text,
+                })
             }
         }
     }

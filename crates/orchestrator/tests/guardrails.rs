@@ -19,7 +19,8 @@ use bureau_config::{AgentConfig, Config, OnExhausted, Price};
 use bureau_llm::{ModelClient, ScriptedModel};
 use bureau_orchestrator::{Orchestrator, RunRequest, ToolCallError, ToolHost};
 use bureau_protocol::{
-    JournalEntry, RunEvent, RunId, RunStatus, RunSummary, ToolCall, ToolOutcome, ToolResult, ToolSpec,
+    JournalEntry, RunEvent, RunId, RunStatus, RunSummary, ToolCall, ToolOutcome, ToolResult,
+    ToolSpec,
 };
 use bureau_store::{Journal, SqliteJournal};
 use serde_json::{Map, Value, json};
@@ -47,7 +48,10 @@ struct TestHost {
 impl TestHost {
     fn new(tools: &[(&str, Behaviour)]) -> Arc<Self> {
         Arc::new(Self {
-            tools: tools.iter().map(|(n, b)| (n.to_string(), b.clone())).collect(),
+            tools: tools
+                .iter()
+                .map(|(n, b)| (n.to_string(), b.clone()))
+                .collect(),
             calls: Mutex::new(Vec::new()),
             failures: Mutex::new(HashMap::new()),
             in_flight: AtomicUsize::new(0),
@@ -67,16 +71,31 @@ impl ToolHost for TestHost {
         names.sort();
         names
             .into_iter()
-            .map(|n| ToolSpec { name: n.clone(), description: "test tool".into(), input_schema: json!({"type": "object"}) })
+            .map(|n| ToolSpec {
+                name: n.clone(),
+                description: "test tool".into(),
+                input_schema: json!({"type": "object"}),
+            })
             .collect()
     }
 
-    async fn call(&self, call: &ToolCall, meta: &Map<String, Value>) -> Result<ToolResult, ToolCallError> {
-        assert!(meta.contains_key(bureau_protocol::meta::RUN_ID), "every call carries its run id");
+    async fn call(
+        &self,
+        call: &ToolCall,
+        meta: &Map<String, Value>,
+    ) -> Result<ToolResult, ToolCallError> {
+        assert!(
+            meta.contains_key(bureau_protocol::meta::RUN_ID),
+            "every call carries its run id"
+        );
         self.calls.lock().unwrap().push(call.name.clone());
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        let behaviour = self.tools.get(&call.name).cloned().unwrap_or(Behaviour::Echo);
+        let behaviour = self
+            .tools
+            .get(&call.name)
+            .cloned()
+            .unwrap_or(Behaviour::Echo);
         let out = match behaviour {
             Behaviour::Echo => Ok(ToolResult::text(format!("echo {}", call.arguments))),
             Behaviour::FailTimes(n) => {
@@ -84,7 +103,9 @@ impl ToolHost for TestHost {
                 let c = f.entry(call.name.clone()).or_insert(0);
                 if *c < n {
                     *c += 1;
-                    Err(ToolCallError::Retryable("connection reset by the test".into()))
+                    Err(ToolCallError::Retryable(
+                        "connection reset by the test".into(),
+                    ))
                 } else {
                     Ok(ToolResult::text("recovered"))
                 }
@@ -102,7 +123,11 @@ impl ToolHost for TestHost {
 }
 
 fn agent() -> AgentConfig {
-    let mut a = Config::default().agents.get("default").cloned().expect("default agent");
+    let mut a = Config::default()
+        .agents
+        .get("default")
+        .cloned()
+        .expect("default agent");
     a.tool_retry.base_delay = Duration::from_millis(1);
     a.tool_retry.max_delay = Duration::from_millis(5);
     a
@@ -118,7 +143,13 @@ struct Outcome {
     journal: Arc<SqliteJournal>,
 }
 
-async fn run_with(model: Arc<dyn ModelClient>, host: Arc<TestHost>, agent: AgentConfig, price: Option<Price>, cancel: CancellationToken) -> Outcome {
+async fn run_with(
+    model: Arc<dyn ModelClient>,
+    host: Arc<TestHost>,
+    agent: AgentConfig,
+    price: Option<Price>,
+    cancel: CancellationToken,
+) -> Outcome {
     let journal = Arc::new(SqliteJournal::open_in_memory().expect("journal"));
     let orchestrator = Orchestrator::new(model, host, journal.clone());
     let events = Arc::new(Mutex::new(Vec::new()));
@@ -136,7 +167,11 @@ async fn run_with(model: Arc<dyn ModelClient>, host: Arc<TestHost>, agent: Agent
     };
     let summary = orchestrator.run(request, &sink, cancel).await.expect("run");
     let events = events.lock().unwrap().clone();
-    Outcome { summary, events, journal }
+    Outcome {
+        summary,
+        events,
+        journal,
+    }
 }
 
 async fn run(script: Value, host: Arc<TestHost>, agent: AgentConfig) -> Outcome {
@@ -148,7 +183,13 @@ fn call(name: &str, args: Value) -> Value {
 }
 
 async fn entries(o: &Outcome) -> Vec<JournalEntry> {
-    o.journal.steps(o.summary.run_id).await.unwrap().into_iter().map(|s| s.entry).collect()
+    o.journal
+        .steps(o.summary.run_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.entry)
+        .collect()
 }
 
 #[tokio::test]
@@ -174,10 +215,29 @@ async fn a_run_completes_with_its_answer_and_a_full_journal() {
             JournalEntry::ToolCallFinished { .. } => "finished",
         })
         .collect();
-    assert_eq!(kinds, vec!["model", "started", "finished", "model", "started", "finished", "model"]);
-    let stored = o.journal.get_run(o.summary.run_id).await.unwrap().expect("run stored");
-    assert_eq!(stored.summary.as_ref().map(|s| s.status), Some(RunStatus::Completed));
-    assert!(matches!(o.events.last(), Some(RunEvent::RunFinished { status: RunStatus::Completed, .. })));
+    assert_eq!(
+        kinds,
+        vec![
+            "model", "started", "finished", "model", "started", "finished", "model"
+        ]
+    );
+    let stored = o
+        .journal
+        .get_run(o.summary.run_id)
+        .await
+        .unwrap()
+        .expect("run stored");
+    assert_eq!(
+        stored.summary.as_ref().map(|s| s.status),
+        Some(RunStatus::Completed)
+    );
+    assert!(matches!(
+        o.events.last(),
+        Some(RunEvent::RunFinished {
+            status: RunStatus::Completed,
+            ..
+        })
+    ));
 }
 
 #[tokio::test]
@@ -189,8 +249,24 @@ async fn max_turns_ends_with_one_final_answer_call_without_tools() {
     let o = run(script, host.clone(), a).await;
     assert_eq!(o.summary.status, RunStatus::MaxTurns);
     assert_eq!(o.summary.answer.as_deref(), Some("partial answer"));
-    assert_eq!(host.calls().len(), 3, "three turns of tools, then no more tool calls");
-    let finals: Vec<_> = o.events.iter().filter(|e| matches!(e, RunEvent::ModelCalled { final_answer_call: true, .. })).collect();
+    assert_eq!(
+        host.calls().len(),
+        3,
+        "three turns of tools, then no more tool calls"
+    );
+    let finals: Vec<_> = o
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                RunEvent::ModelCalled {
+                    final_answer_call: true,
+                    ..
+                }
+            )
+        })
+        .collect();
     assert_eq!(finals.len(), 1);
 }
 
@@ -203,7 +279,11 @@ async fn exhaustion_can_pause_the_run_for_a_human_instead() {
     let script = json!({"turns": [{"tool_calls": [call("t.echo", json!({"i": 1}))]}, {"tool_calls": [call("t.echo", json!({"i": 2}))]}, {"tool_calls": [call("t.echo", json!({"i": 3}))]}]});
     let o = run(script, host, a).await;
     assert_eq!(o.summary.status, RunStatus::AwaitingApproval);
-    assert!(o.summary.reason.contains("max_turns"), "{}", o.summary.reason);
+    assert!(
+        o.summary.reason.contains("max_turns"),
+        "{}",
+        o.summary.reason
+    );
     assert!(o.summary.answer.is_none());
 }
 
@@ -213,10 +293,15 @@ async fn the_token_budget_counts_input_and_output() {
     let mut a = agent();
     a.token_budget = Some(250);
     let turn = |i: u32| json!({"tool_calls": [call("t.echo", json!({"i": i}))], "usage": {"input_tokens": 100, "output_tokens": 20}});
-    let script = json!({"turns": [turn(1), turn(2), turn(3), turn(4)], "final_answer": "out of tokens"});
+    let script =
+        json!({"turns": [turn(1), turn(2), turn(3), turn(4)], "final_answer": "out of tokens"});
     let o = run(script, host.clone(), a).await;
     assert_eq!(o.summary.status, RunStatus::TokenBudget);
-    assert_eq!(host.calls().len(), 3, "120, 240, 360 ≥ 250 after the third call");
+    assert_eq!(
+        host.calls().len(),
+        3,
+        "120, 240, 360 ≥ 250 after the third call"
+    );
     assert!(o.summary.usage.input_tokens >= 300 && o.summary.usage.output_tokens >= 60);
     assert_eq!(o.summary.answer.as_deref(), Some("out of tokens"));
 }
@@ -229,8 +314,18 @@ async fn the_cost_budget_uses_the_price_table() {
     // 100k input tokens at $3/M = $0.30 per turn.
     let turn = |i: u32| json!({"tool_calls": [call("t.echo", json!({"i": i}))], "usage": {"input_tokens": 100_000, "output_tokens": 0}});
     let script = json!({"turns": [turn(1), turn(2), turn(3)], "final_answer": "budget spent"});
-    let price = Some(Price { input_per_mtok: 3.0, output_per_mtok: 15.0 });
-    let o = run_with(model(script), host.clone(), a, price, CancellationToken::new()).await;
+    let price = Some(Price {
+        input_per_mtok: 3.0,
+        output_per_mtok: 15.0,
+    });
+    let o = run_with(
+        model(script),
+        host.clone(),
+        a,
+        price,
+        CancellationToken::new(),
+    )
+    .await;
     assert_eq!(o.summary.status, RunStatus::CostBudget);
     assert_eq!(host.calls().len(), 2);
     assert!(o.summary.cost_usd >= 0.6, "{}", o.summary.cost_usd);
@@ -242,9 +337,12 @@ async fn the_deadline_cuts_off_a_slow_model() {
     let mut a = agent();
     a.deadline = Some(Duration::from_millis(200));
     let slow: Arc<dyn ModelClient> = Arc::new(
-        ScriptedModel::from_json(&json!({"turns": [{"text": "too late"}]}).to_string(), "slow")
-            .unwrap()
-            .with_latency(Duration::from_secs(600)),
+        ScriptedModel::from_json(
+            &json!({"turns": [{"text": "too late"}]}).to_string(),
+            "slow",
+        )
+        .unwrap()
+        .with_latency(Duration::from_secs(600)),
     );
     let o = run_with(slow, host, a, None, CancellationToken::new()).await;
     assert_eq!(o.summary.status, RunStatus::Deadline);
@@ -259,7 +357,11 @@ async fn the_same_call_repeated_ends_the_run_as_a_loop() {
     let script = json!({"turns": [{"tool_calls": [call("t.echo", json!({"a": 1, "b": [1, 2]}))]}], "repeat_last": true});
     let o = run(script, host.clone(), a).await;
     assert_eq!(o.summary.status, RunStatus::LoopDetected);
-    assert_eq!(host.calls().len(), 2, "the third identical call never leaves");
+    assert_eq!(
+        host.calls().len(),
+        2,
+        "the third identical call never leaves"
+    );
 }
 
 #[tokio::test]
@@ -268,7 +370,11 @@ async fn a_failing_model_fails_the_run_with_its_reason() {
     let script = json!({"turns": [{"tool_calls": [call("t.echo", json!({}))]}]});
     let o = run(script, host, agent()).await;
     assert_eq!(o.summary.status, RunStatus::Failed);
-    assert!(o.summary.reason.contains("model call failed"), "{}", o.summary.reason);
+    assert!(
+        o.summary.reason.contains("model call failed"),
+        "{}",
+        o.summary.reason
+    );
 }
 
 #[tokio::test]
@@ -285,7 +391,13 @@ async fn cancelling_ends_the_run_as_cancelled() {
     assert_eq!(o.summary.status, RunStatus::Cancelled);
     let e = entries(&o).await;
     assert!(
-        matches!(e.last(), Some(JournalEntry::ToolCallFinished { outcome: ToolOutcome::Failed, .. })),
+        matches!(
+            e.last(),
+            Some(JournalEntry::ToolCallFinished {
+                outcome: ToolOutcome::Failed,
+                ..
+            })
+        ),
         "a cut-off call is closed in the journal"
     );
 }
@@ -303,7 +415,11 @@ async fn large_results_are_truncated_for_the_model_but_kept_whole() {
         _ => None,
     });
     let preview = preview.expect("tool finished");
-    assert!(preview.len() < 1_200 && preview.contains("truncated"), "{}", preview.len());
+    assert!(
+        preview.len() < 1_200 && preview.contains("truncated"),
+        "{}",
+        preview.len()
+    );
     let whole = entries(&o).await.into_iter().find_map(|e| match e {
         JournalEntry::ToolCallFinished { result, .. } => Some(result.to_model_text().len()),
         _ => None,
@@ -313,7 +429,10 @@ async fn large_results_are_truncated_for_the_model_but_kept_whole() {
 
 #[tokio::test]
 async fn parallel_calls_run_bounded_and_return_in_the_models_order() {
-    let host = TestHost::new(&[("t.slow", Behaviour::Sleep(Duration::from_millis(50))), ("t.echo", Behaviour::Echo)]);
+    let host = TestHost::new(&[
+        ("t.slow", Behaviour::Sleep(Duration::from_millis(50))),
+        ("t.echo", Behaviour::Echo),
+    ]);
     let mut a = agent();
     a.tool_concurrency = 2;
     let calls: Vec<Value> = (0..5).map(|i| call("t.slow", json!({"i": i}))).collect();
@@ -321,7 +440,11 @@ async fn parallel_calls_run_bounded_and_return_in_the_models_order() {
     let o = run(script, host.clone(), a).await;
     assert_eq!(o.summary.status, RunStatus::Completed);
     assert_eq!(host.calls().len(), 5);
-    assert_eq!(host.max_in_flight.load(Ordering::SeqCst), 2, "bounded by tool_concurrency and actually parallel");
+    assert_eq!(
+        host.max_in_flight.load(Ordering::SeqCst),
+        2,
+        "bounded by tool_concurrency and actually parallel"
+    );
     let order: Vec<String> = o
         .events
         .iter()
@@ -330,7 +453,9 @@ async fn parallel_calls_run_bounded_and_return_in_the_models_order() {
             _ => None,
         })
         .collect();
-    let expected: Vec<String> = (0..5).map(|i| format!("slept {}", json!({"i": i}))).collect();
+    let expected: Vec<String> = (0..5)
+        .map(|i| format!("slept {}", json!({"i": i})))
+        .collect();
     assert_eq!(order, expected);
 }
 
@@ -341,14 +466,27 @@ async fn failing_tools_are_retried_with_backoff() {
     let o = run(script, host.clone(), agent()).await;
     assert_eq!(o.summary.status, RunStatus::Completed);
     assert_eq!(host.calls().len(), 3);
-    let retries = o.events.iter().filter(|e| matches!(e, RunEvent::ToolRetrying { .. })).count();
+    let retries = o
+        .events
+        .iter()
+        .filter(|e| matches!(e, RunEvent::ToolRetrying { .. }))
+        .count();
     assert_eq!(retries, 2);
-    assert!(o.events.iter().any(|e| matches!(e, RunEvent::ToolFinished { outcome: ToolOutcome::Ok, .. })));
+    assert!(o.events.iter().any(|e| matches!(
+        e,
+        RunEvent::ToolFinished {
+            outcome: ToolOutcome::Ok,
+            ..
+        }
+    )));
 }
 
 #[tokio::test]
 async fn a_tool_that_keeps_failing_trips_its_circuit_breaker() {
-    let host = TestHost::new(&[("t.down", Behaviour::AlwaysFail), ("t.echo", Behaviour::Echo)]);
+    let host = TestHost::new(&[
+        ("t.down", Behaviour::AlwaysFail),
+        ("t.echo", Behaviour::Echo),
+    ]);
     let mut a = agent();
     a.tool_retry.max_attempts = 1;
     a.circuit_breaker.failure_threshold = 2;
@@ -361,7 +499,11 @@ async fn a_tool_that_keeps_failing_trips_its_circuit_breaker() {
     ]});
     let o = run(script, host.clone(), a).await;
     assert_eq!(o.summary.status, RunStatus::Completed);
-    assert_eq!(host.calls(), vec!["t.down", "t.down", "t.echo"], "the third t.down call never left");
+    assert_eq!(
+        host.calls(),
+        vec!["t.down", "t.down", "t.echo"],
+        "the third t.down call never left"
+    );
     let outcomes: Vec<ToolOutcome> = o
         .events
         .iter()
@@ -370,12 +512,23 @@ async fn a_tool_that_keeps_failing_trips_its_circuit_breaker() {
             _ => None,
         })
         .collect();
-    assert_eq!(outcomes, vec![ToolOutcome::Failed, ToolOutcome::Failed, ToolOutcome::CircuitOpen, ToolOutcome::Ok]);
+    assert_eq!(
+        outcomes,
+        vec![
+            ToolOutcome::Failed,
+            ToolOutcome::Failed,
+            ToolOutcome::CircuitOpen,
+            ToolOutcome::Ok
+        ]
+    );
 }
 
 #[tokio::test]
 async fn unknown_and_unoffered_tools_are_refused() {
-    let host = TestHost::new(&[("t.echo", Behaviour::Echo), ("secret.drop", Behaviour::Echo)]);
+    let host = TestHost::new(&[
+        ("t.echo", Behaviour::Echo),
+        ("secret.drop", Behaviour::Echo),
+    ]);
     let mut a = agent();
     a.tools = vec!["t.*".into()];
     let script = json!({"turns": [
@@ -384,11 +537,23 @@ async fn unknown_and_unoffered_tools_are_refused() {
     ]});
     let o = run(script, host.clone(), a).await;
     assert_eq!(o.summary.status, RunStatus::Completed);
-    assert!(host.calls().is_empty(), "neither call reached the host: {:?}", host.calls());
-    let previews: Vec<String> = o.events.iter().filter_map(|e| match e {
-        RunEvent::ToolFinished { preview, outcome: ToolOutcome::Failed, .. } => Some(preview.clone()),
-        _ => None,
-    }).collect();
+    assert!(
+        host.calls().is_empty(),
+        "neither call reached the host: {:?}",
+        host.calls()
+    );
+    let previews: Vec<String> = o
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::ToolFinished {
+                preview,
+                outcome: ToolOutcome::Failed,
+                ..
+            } => Some(preview.clone()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(previews.len(), 2);
     assert!(previews[0].contains("not available") && previews[0].contains("t.echo"));
 }

@@ -61,7 +61,10 @@ mod tests {
         let b: Value =
             serde_json::from_str(r#"{"a":{"x":null,"y":[1,{"c":3,"d":2}]},"b":1}"#).unwrap();
         assert_eq!(canonical_json(&a), canonical_json(&b));
-        assert_eq!(canonical_json(&a), r#"{"a":{"x":null,"y":[1,{"c":3,"d":2}]},"b":1}"#);
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"x":null,"y":[1,{"c":3,"d":2}]},"b":1}"#
+        );
         assert_eq!(arguments_hash("t", &a), arguments_hash("t", &b));
         assert_ne!(arguments_hash("t", &a), arguments_hash("u", &a));
     }

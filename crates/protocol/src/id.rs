@@ -36,7 +36,11 @@ pub struct InvalidId(pub String);
 
 impl fmt::Display for InvalidId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}` is not a valid id: expected a UUID such as the ones `bureau runs list` prints", self.0)
+        write!(
+            f,
+            "`{}` is not a valid id: expected a UUID such as the ones `bureau runs list` prints",
+            self.0
+        )
     }
 }
 
@@ -46,7 +50,9 @@ impl FromStr for RunId {
     type Err = InvalidId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        uuid::Uuid::parse_str(s.trim()).map(Self).map_err(|_| InvalidId(s.to_owned()))
+        uuid::Uuid::parse_str(s.trim())
+            .map(Self)
+            .map_err(|_| InvalidId(s.to_owned()))
     }
 }
 
@@ -98,7 +104,9 @@ impl FromStr for ApprovalId {
     type Err = InvalidId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        uuid::Uuid::parse_str(s.trim()).map(Self).map_err(|_| InvalidId(s.to_owned()))
+        uuid::Uuid::parse_str(s.trim())
+            .map(Self)
+            .map_err(|_| InvalidId(s.to_owned()))
     }
 }
 

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -31,15 +33,22 @@ pub enum Message {
 
 impl Message {
     pub fn system(content: impl Into<String>) -> Self {
-        Self::System { content: content.into() }
+        Self::System {
+            content: content.into(),
+        }
     }
 
     pub fn user(content: impl Into<String>) -> Self {
-        Self::User { content: content.into() }
+        Self::User {
+            content: content.into(),
+        }
     }
 
     pub fn assistant(turn: &AssistantTurn) -> Self {
-        Self::Assistant { content: turn.text.clone(), tool_calls: turn.tool_calls.clone() }
+        Self::Assistant {
+            content: turn.text.clone(),
+            tool_calls: turn.tool_calls.clone(),
+        }
     }
 }
 
@@ -48,8 +57,9 @@ impl Message {
 pub struct ModelRequest {
     pub model: String,
     pub messages: Vec<Message>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<ToolSpec>,
+    /// Shared: many runs offer the same tools, and their schemas are large.
+    #[serde(default, skip_serializing_if = "<[ToolSpec]>::is_empty")]
+    pub tools: Arc<[ToolSpec]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

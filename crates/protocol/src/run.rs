@@ -56,7 +56,10 @@ impl RunStatus {
 
     /// A run in this status will not move again on its own.
     pub fn is_terminal(&self) -> bool {
-        !matches!(self, RunStatus::Queued | RunStatus::Running | RunStatus::AwaitingApproval)
+        !matches!(
+            self,
+            RunStatus::Queued | RunStatus::Running | RunStatus::AwaitingApproval
+        )
     }
 }
 

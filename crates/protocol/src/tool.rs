@@ -27,11 +27,21 @@ pub struct ToolCall {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Content {
-    Text { text: String },
-    Image { data: String, mime_type: String },
-    Audio { data: String, mime_type: String },
+    Text {
+        text: String,
+    },
+    Image {
+        data: String,
+        mime_type: String,
+    },
+    Audio {
+        data: String,
+        mime_type: String,
+    },
     /// A resource, embedded or linked; kept as the server sent it.
-    Resource { resource: Value },
+    Resource {
+        resource: Value,
+    },
 }
 
 /// What a tool call returned.
@@ -47,11 +57,19 @@ pub struct ToolResult {
 
 impl ToolResult {
     pub fn text(text: impl Into<String>) -> Self {
-        Self { content: vec![Content::Text { text: text.into() }], structured: None, is_error: false }
+        Self {
+            content: vec![Content::Text { text: text.into() }],
+            structured: None,
+            is_error: false,
+        }
     }
 
     pub fn error(text: impl Into<String>) -> Self {
-        Self { content: vec![Content::Text { text: text.into() }], structured: None, is_error: true }
+        Self {
+            content: vec![Content::Text { text: text.into() }],
+            structured: None,
+            is_error: true,
+        }
     }
 
     /// The result as text for a model: text parts joined, structured content
@@ -84,7 +102,8 @@ pub fn qualify(server: &str, tool: &str) -> String {
 
 /// Splits a qualified name at its first dot: `("server", "tool")`.
 pub fn split_qualified(name: &str) -> Option<(&str, &str)> {
-    name.split_once('.').filter(|(s, t)| !s.is_empty() && !t.is_empty())
+    name.split_once('.')
+        .filter(|(s, t)| !s.is_empty() && !t.is_empty())
 }
 
 #[cfg(test)]

@@ -19,7 +19,10 @@ pub enum ConfigCommand {
 pub fn execute(ctx: &Context, command: ConfigCommand) -> anyhow::Result<ExitCode> {
     match command {
         ConfigCommand::Schema => {
-            println!("{}", serde_json::to_string_pretty(&bureau_config::json_schema())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&bureau_config::json_schema())?
+            );
         }
         ConfigCommand::Check { file } => {
             let path = file.or_else(|| ctx.config.clone());

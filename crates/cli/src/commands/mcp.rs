@@ -53,7 +53,10 @@ pub async fn execute(ctx: &Context, command: McpCommand) -> anyhow::Result<ExitC
             let gateway = app::gateway(&data_dir, &config)?;
             let hub = app::tool_hub(&gateway, &config).await?;
             if json {
-                println!("{}", serde_json::to_string(&json!({ "tools": hub.tools() }))?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&json!({ "tools": hub.tools() }))?
+                );
             } else {
                 for t in hub.tools() {
                     let first = t.description.lines().next().unwrap_or("");

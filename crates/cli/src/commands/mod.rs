@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use crate::{Cli, Command};
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    let Cli { data_dir, config, command } = cli;
+    let Cli {
+        data_dir,
+        config,
+        command,
+    } = cli;
     let ctx = Context { data_dir, config };
     match command {
         Command::Demo(args) => run::demo(&ctx, args).await,

@@ -15,7 +15,8 @@ use crate::{EXIT_RUN_NOT_COMPLETED, app, output};
 
 /// The demo's script, embedded: the scripted model's turns.
 const DEMO_SCRIPT: &str = include_str!("../../assets/demo-script.json");
-const DEMO_TASK: &str = "Record this week's sales in sales.csv, then read the file back and report the total.";
+const DEMO_TASK: &str =
+    "Record this week's sales in sales.csv, then read the file back and report the total.";
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -42,7 +43,8 @@ pub struct DemoArgs {
 pub async fn demo(ctx: &Context, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let data_dir = app::data_dir(ctx.data_dir.as_deref())?;
     let script = data_dir.join("demo-script.json");
-    std::fs::write(&script, DEMO_SCRIPT).with_context(|| format!("cannot write {}", script.display()))?;
+    std::fs::write(&script, DEMO_SCRIPT)
+        .with_context(|| format!("cannot write {}", script.display()))?;
     let (config, _) = app::load_config(ctx.config.as_deref())?;
     let model = format!("scripted:{}", script.display());
     execute(&data_dir, &config, "default", &model, DEMO_TASK, args.json).await
@@ -53,7 +55,11 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
     let (config, origin) = app::load_config(ctx.config.as_deref())?;
     let Some(agent) = config.agents.get(&args.agent) else {
         let known: Vec<&str> = config.agents.keys().map(String::as_str).collect();
-        bail!("there is no agent `{}`: use one of [{}] or define it in bureau.toml", args.agent, known.join(", "));
+        bail!(
+            "there is no agent `{}`: use one of [{}] or define it in bureau.toml",
+            args.agent,
+            known.join(", ")
+        );
     };
     let model = match args.model.or_else(|| agent.model.clone()) {
         Some(m) => m,
@@ -61,10 +67,20 @@ pub async fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
             "no model for agent `{}`: pass --model (e.g. openai:gpt-4o-mini, or scripted:PATH for an offline script) or set agents.{}.model in {}",
             args.agent,
             args.agent,
-            origin.map(|p| p.display().to_string()).unwrap_or_else(|| "bureau.toml".into())
+            origin
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "bureau.toml".into())
         ),
     };
-    execute(&data_dir, &config, &args.agent, &model, &args.task, args.json).await
+    execute(
+        &data_dir,
+        &config,
+        &args.agent,
+        &model,
+        &args.task,
+        args.json,
+    )
+    .await
 }
 
 async fn execute(
@@ -121,4 +137,3 @@ pub fn finish(summary: &RunSummary, json: bool) -> anyhow::Result<ExitCode> {
         ExitCode::from(EXIT_RUN_NOT_COMPLETED)
     })
 }
-

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use bureau_config::Config;
 use bureau_protocol::{JournalEntry, RunId};
-use clap::Subcommand;
 use bureau_store::RunView;
+use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::Context;
@@ -42,7 +42,10 @@ pub async fn execute(ctx: &Context, command: RunsCommand) -> anyhow::Result<Exit
             } else if runs.is_empty() {
                 println!("no runs yet: try `bureau demo`");
             } else {
-                println!("{:<36}  {:<17}  {:>5}  {:<24}  task", "run_id", "status", "turns", "model");
+                println!(
+                    "{:<36}  {:<17}  {:>5}  {:<24}  task",
+                    "run_id", "status", "turns", "model"
+                );
                 for r in &runs {
                     println!(
                         "{:<36}  {:<17}  {:>5}  {:<24}  {}",
@@ -57,13 +60,17 @@ pub async fn execute(ctx: &Context, command: RunsCommand) -> anyhow::Result<Exit
         }
         RunsCommand::Show { id, json } => {
             let run_id: RunId = id.parse()?;
-            let run = journal
-                .get_run(run_id)
-                .await?
-                .with_context(|| format!("there is no run {run_id} in this data dir: `bureau runs list` shows the runs"))?;
+            let run = journal.get_run(run_id).await?.with_context(|| {
+                format!(
+                    "there is no run {run_id} in this data dir: `bureau runs list` shows the runs"
+                )
+            })?;
             let steps = journal.steps(run_id).await?;
             if json {
-                println!("{}", serde_json::to_string(&json!({"run": view_json(&run), "steps": steps}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&json!({"run": view_json(&run), "steps": steps}))?
+                );
             } else {
                 println!("run {}  {}", run.run.run_id, run.status);
                 println!("  agent {} · model {}", run.run.agent, run.run.model);
@@ -101,25 +108,54 @@ fn view_json(view: &RunView) -> Value {
 
 fn truncate(s: &str, n: usize) -> String {
     let flat = s.replace('\n', " ");
-    if flat.chars().count() > n { format!("{}…", flat.chars().take(n - 1).collect::<String>()) } else { flat }
+    if flat.chars().count() > n {
+        format!("{}…", flat.chars().take(n - 1).collect::<String>())
+    } else {
+        flat
+    }
 }
 
 fn describe(entry: &JournalEntry) -> String {
     match entry {
         JournalEntry::ModelCall { turn, response } => {
-            let calls: Vec<&str> = response.turn.tool_calls.iter().map(|c| c.name.as_str()).collect();
+            let calls: Vec<&str> = response
+                .turn
+                .tool_calls
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
             format!(
                 "turn {turn} model ({} in / {} out){}{}",
                 response.usage.input_tokens,
                 response.usage.output_tokens,
-                if calls.is_empty() { String::new() } else { format!(" → {}", calls.join(", ")) },
-                response.turn.text.as_deref().map(|t| format!(": {}", truncate(t, 80))).unwrap_or_default()
+                if calls.is_empty() {
+                    String::new()
+                } else {
+                    format!(" → {}", calls.join(", "))
+                },
+                response
+                    .turn
+                    .text
+                    .as_deref()
+                    .map(|t| format!(": {}", truncate(t, 80)))
+                    .unwrap_or_default()
             )
         }
         JournalEntry::ToolCallStarted { turn, call } => {
-            format!("turn {turn} call {} {}", call.name, truncate(&call.arguments.to_string(), 80))
+            format!(
+                "turn {turn} call {} {}",
+                call.name,
+                truncate(&call.arguments.to_string(), 80)
+            )
         }
-        JournalEntry::ToolCallFinished { turn, name, outcome, result, duration_ms, .. } => format!(
+        JournalEntry::ToolCallFinished {
+            turn,
+            name,
+            outcome,
+            result,
+            duration_ms,
+            ..
+        } => format!(
             "turn {turn} done {name} {outcome:?} in {duration_ms} ms: {}",
             truncate(&result.to_model_text(), 80)
         ),
