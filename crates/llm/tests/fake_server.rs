@@ -267,7 +267,7 @@ async fn anthropic_final_answer_call_declares_history_tools_and_forbids_them() {
         (5, 3),
     )));
     let mut request = conversation();
-    request.tools.clear();
+    request.tools = Default::default();
     request.messages.push(Message::user("Answer now."));
     let response = anthropic(&fake.anthropic_base_url(), false)
         .complete(&request)

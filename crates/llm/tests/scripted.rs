@@ -31,7 +31,7 @@ fn request(messages: Vec<Message>) -> ModelRequest {
     ModelRequest {
         model: "x".into(),
         messages,
-        tools: tools(),
+        tools: tools().into(),
         max_output_tokens: None,
         temperature: None,
     }

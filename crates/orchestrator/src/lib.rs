@@ -62,6 +62,9 @@ pub enum OrchestratorError {
     Journal(#[from] StoreError),
 }
 
+/// Tool lists offered, by the agent's tool patterns.
+type Offers = HashMap<Vec<String>, Arc<[ToolSpec]>>;
+
 /// Runs agents: a model, the tools it may reach, and a journal.
 #[derive(Clone)]
 pub struct Orchestrator {
@@ -70,7 +73,7 @@ pub struct Orchestrator {
     journal: Arc<dyn Journal>,
     /// The tools offered per set of agent patterns, computed once and
     /// shared by every run: schemas are large and runs are many.
-    offers: Arc<Mutex<HashMap<Vec<String>, Arc<[ToolSpec]>>>>,
+    offers: Arc<Mutex<Offers>>,
 }
 
 impl Orchestrator {

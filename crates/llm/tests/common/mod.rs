@@ -61,7 +61,7 @@ pub fn simple_request(question: &str) -> ModelRequest {
     ModelRequest {
         model: "ignored".into(),
         messages: vec![Message::system("You are terse."), Message::user(question)],
-        tools: tools(),
+        tools: tools().into(),
         max_output_tokens: None,
         temperature: None,
     }
@@ -103,7 +103,7 @@ pub fn conversation() -> ModelRequest {
                 is_error: true,
             },
         ],
-        tools: tools(),
+        tools: tools().into(),
         max_output_tokens: Some(256),
         temperature: Some(0.5),
     }
