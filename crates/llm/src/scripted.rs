@@ -27,6 +27,9 @@ struct ScriptFile {
     repeat_last: bool,
     #[serde(default)]
     final_answer: Option<String>,
+    /// Simulated latency before each answer, in milliseconds.
+    #[serde(default)]
+    latency_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -158,7 +161,7 @@ impl ScriptedModel {
             turns,
             repeat_last: file.repeat_last,
             final_answer,
-            latency: None,
+            latency: file.latency_ms.filter(|ms| *ms > 0).map(Duration::from_millis),
         })
     }
 
