@@ -8,8 +8,9 @@ command -v cargo >/dev/null || { echo "cargo is missing: install Rust from https
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
+  # Doc tests first: nextest's summary line closes the output.
+  cargo test --workspace --locked --doc --quiet
   cargo nextest run --workspace --locked --no-fail-fast "$@"
-  cargo test --workspace --locked --doc
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
