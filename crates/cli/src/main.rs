@@ -40,6 +40,8 @@ pub enum Command {
     Demo(commands::run::DemoArgs),
     /// Run an agent on a task.
     Run(commands::run::RunArgs),
+    /// Continue a run that stopped before it ended (its process died, or it paused awaiting approval).
+    Resume(commands::run::ResumeArgs),
     /// Inspect runs in the journal.
     Runs {
         #[command(subcommand)]

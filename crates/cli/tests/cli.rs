@@ -246,11 +246,20 @@ fn config_check_names_the_bad_key_and_schema_is_json() {
 #[test]
 fn ctrl_c_cancels_a_run_which_still_prints_its_summary() {
     let dir = tempfile::tempdir().unwrap();
-    let model = write_script(dir.path(), json!({"turns": [{"text": "too slow"}], "latency_ms": 600_000}));
+    let model = write_script(
+        dir.path(),
+        json!({"turns": [{"text": "too slow"}], "latency_ms": 600_000}),
+    );
     let child = Command::new(env!("CARGO_BIN_EXE_bureau"))
         .arg("--data-dir")
         .arg(dir.path())
-        .args(["run", "--json", "--model", &model, "wait for a very slow model"])
+        .args([
+            "run",
+            "--json",
+            "--model",
+            &model,
+            "wait for a very slow model",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -262,14 +271,24 @@ fn ctrl_c_cancels_a_run_which_still_prints_its_summary() {
         if list.status.success() && stdout(&list).contains("\"running\"") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the run never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let s = json_line(&o);
     assert_eq!(s["status"], "cancelled");
     let listed = json_line(&bureau(dir.path(), &["runs", "list", "--json"]));
-    assert_eq!(listed[0]["status"], "cancelled", "the journal has the final status");
+    assert_eq!(
+        listed[0]["status"], "cancelled",
+        "the journal has the final status"
+    );
 }

@@ -161,7 +161,10 @@ impl ScriptedModel {
             turns,
             repeat_last: file.repeat_last,
             final_answer,
-            latency: file.latency_ms.filter(|ms| *ms > 0).map(Duration::from_millis),
+            latency: file
+                .latency_ms
+                .filter(|ms| *ms > 0)
+                .map(Duration::from_millis),
         })
     }
 

@@ -13,13 +13,14 @@
 
 mod guard;
 mod host;
+mod resume;
 mod run;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bureau_llm::ModelClient;
-use bureau_protocol::{RunEvent, RunSummary, ToolSpec};
+use bureau_protocol::{RunEvent, RunStatus, RunSummary, ToolSpec};
 use bureau_store::{Journal, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -109,6 +110,44 @@ impl Orchestrator {
             request,
         )
         .run()
+        .await
+    }
+
+    /// Continues a run that stopped before it ended — its process died, or
+    /// it paused as `awaiting_approval` — from its journal. `request` carries
+    /// the run's id and task and the agent settings to go on with (raise a
+    /// budget here to grant more). Finished steps are not executed again.
+    pub async fn resume(
+        &self,
+        request: RunRequest,
+        events: &dyn EventSink,
+        cancel: CancellationToken,
+    ) -> Result<RunSummary, OrchestratorError> {
+        let steps = self.journal.steps(request.run_id).await?;
+        let resumed = RunSummary {
+            run_id: request.run_id,
+            status: RunStatus::Running,
+            reason: "resumed from its journal".into(),
+            turns: 0,
+            usage: Default::default(),
+            cost_usd: 0.0,
+            answer: None,
+            agent: request.agent_name.clone(),
+            model: request.model_label.clone(),
+            scripted: self.model.provider() == "scripted",
+        };
+        self.journal.update_run(&resumed).await?;
+        let offered = self.offered(&request.agent.tools);
+        run::RunLoop::new(
+            offered,
+            &*self.model,
+            &*self.tools,
+            &*self.journal,
+            events,
+            cancel,
+            request,
+        )
+        .resume(steps)
         .await
     }
 

@@ -138,7 +138,7 @@ impl<'a> RunLoop<'a> {
         }
     }
 
-    pub(crate) async fn run(mut self) -> Result<RunSummary, OrchestratorError> {
+    pub(crate) async fn run(self) -> Result<RunSummary, OrchestratorError> {
         let record = RunRecord {
             run_id: self.req.run_id,
             agent: self.req.agent_name.clone(),
@@ -147,13 +147,60 @@ impl<'a> RunLoop<'a> {
             created_at_ms: now_ms(),
         };
         self.journal.create_run(&record).await?;
+        self.drive(Next::CallModel).await
+    }
+
+    /// Continues a run from its journal: finished steps are replayed, never
+    /// re-executed; calls that were in flight are closed as interrupted.
+    pub(crate) async fn resume(
+        mut self,
+        steps: Vec<StepRecord>,
+    ) -> Result<RunSummary, OrchestratorError> {
+        let replay = crate::resume::replay(&steps, self.req.agent.max_tool_result_chars);
+        self.conversation.messages.extend(replay.messages);
+        self.turns = replay.turns;
+        for usage in replay.usages {
+            self.add_usage(usage);
+        }
+        for hash in &replay.call_hashes {
+            self.loops.record(hash);
+        }
+        self.seq = replay.next_seq;
+        let turn = self.turns;
+        let mut records = Vec::new();
+        for call in replay.interrupted {
+            let result = ToolResult::error(crate::resume::INTERRUPTED);
+            let rec = self.record(JournalEntry::ToolCallFinished {
+                turn,
+                id: call.id,
+                name: call.name,
+                outcome: ToolOutcome::Failed,
+                result,
+                duration_ms: 0,
+            });
+            records.push(rec);
+        }
+        if !records.is_empty() {
+            self.journal.append(records).await?;
+        }
+        let next = match replay.final_text {
+            Some(answer) => Next::Finish {
+                status: RunStatus::Completed,
+                reason: "the model gave a final answer".into(),
+                answer,
+            },
+            None => Next::CallModel,
+        };
+        self.drive(next).await
+    }
+
+    async fn drive(mut self, mut next: Next) -> Result<RunSummary, OrchestratorError> {
         self.emit(|| RunEvent::RunStarted {
             run_id: self.req.run_id,
             agent: self.req.agent_name.clone(),
             model: self.req.model_label.clone(),
             task: self.req.task.clone(),
         });
-        let mut next = Next::CallModel;
         let (status, reason, answer) = loop {
             next = match next {
                 Next::CallModel => self.call_model().await?,

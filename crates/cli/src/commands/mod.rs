@@ -19,6 +19,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match command {
         Command::Demo(args) => run::demo(&ctx, args).await,
         Command::Run(args) => run::run(&ctx, args).await,
+        Command::Resume(args) => run::resume(&ctx, args).await,
         Command::Runs { command } => runs::execute(&ctx, command).await,
         Command::Mcp { command } => mcp::execute(&ctx, command).await,
         Command::Config { command } => config::execute(&ctx, command),
