@@ -37,6 +37,18 @@ else
 fi
 py="$venv/bin/python"
 
+# Both sides keep their per-run folders and their SQLite files under TMPDIR:
+# tmpfs by default. On this VM's ext4 disk, creating each run's folder costs
+# more CPU in the kernel's inode allocator than everything else a step does,
+# for either framework, and would drown what is being compared.
+# BENCH_TMPDIR=/some/disk/dir measures on a disk instead.
+tmp_base=${BENCH_TMPDIR:-/dev/shm}
+[ -d "$tmp_base" ] && [ -w "$tmp_base" ] || tmp_base=${TMPDIR:-/tmp}
+TMPDIR=$(mktemp -d "$tmp_base/bureau-bench.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
+echo "bench: per-run folders and journals under $TMPDIR"
+
 # --- 2. bureau, release ---
 echo "building bureau (release)..."
 cargo build --release --quiet -p bureau-cli
