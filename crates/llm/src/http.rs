@@ -176,6 +176,57 @@ pub(crate) fn event_json(event: &SseEvent) -> Result<Value, LlmError> {
     })
 }
 
+/// A provider's answer, parsed: the turn, why it ended, usage, the model
+/// that answered (if the provider said).
+pub(crate) type Parsed = (
+    bureau_protocol::AssistantTurn,
+    bureau_protocol::FinishReason,
+    bureau_protocol::Usage,
+    Option<String>,
+);
+
+/// How a wire format folds a stream of events into one answer.
+pub(crate) trait Accumulate: Default {
+    /// Takes one event; `Ok(true)` when the stream is complete.
+    fn on_event(&mut self, event: SseEvent) -> Result<bool, LlmError>;
+    /// The answer, with the raw events as a JSON array.
+    fn finish(self, names: &crate::ToolNameMap) -> Result<(Parsed, Value), LlmError>;
+}
+
+/// One model exchange, shared by the providers: POST the body, read the
+/// answer whole or as a stream, keep the exact JSON both ways.
+pub(crate) async fn exchange<A: Accumulate>(
+    http: &HttpClient,
+    body: Value,
+    stream: bool,
+    names: &crate::ToolNameMap,
+    parse: fn(&Value, &crate::ToolNameMap) -> Result<Parsed, LlmError>,
+    configured_model: &str,
+) -> Result<bureau_protocol::ModelResponse, LlmError> {
+    let ((turn, finish_reason, usage, model), raw_response) = if stream {
+        let mut acc = A::default();
+        http.post_stream(&body, |event| acc.on_event(event)).await?;
+        acc.finish(names)?
+    } else {
+        let raw = http.post_json(&body).await?;
+        (parse(&raw, names)?, raw)
+    };
+    tracing::debug!(
+        input_tokens = usage.input_tokens,
+        output_tokens = usage.output_tokens,
+        tool_calls = turn.tool_calls.len(),
+        "model answered"
+    );
+    Ok(bureau_protocol::ModelResponse {
+        turn,
+        finish_reason,
+        usage,
+        model: model.unwrap_or_else(|| configured_model.to_owned()),
+        raw_request: body,
+        raw_response,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

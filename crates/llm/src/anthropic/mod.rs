@@ -112,31 +112,15 @@ impl ModelClient for AnthropicClient {
     async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, LlmError> {
         let names = ToolNameMap::for_request(request);
         let body = wire::request_body(&self.config, request, &names);
-        let (turn, finish_reason, usage, model, raw_response) = if self.config.stream {
-            let mut acc = wire::StreamAccumulator::default();
-            self.http
-                .post_stream(&body, |event| acc.on_event(event))
-                .await?;
-            acc.finish(&names)?
-        } else {
-            let raw = self.http.post_json(&body).await?;
-            let (turn, finish, usage, model) = wire::parse_response(&raw, &names)?;
-            (turn, finish, usage, model, raw)
-        };
-        tracing::debug!(
-            input_tokens = usage.input_tokens,
-            output_tokens = usage.output_tokens,
-            tool_calls = turn.tool_calls.len(),
-            "model answered"
-        );
-        Ok(ModelResponse {
-            turn,
-            finish_reason,
-            usage,
-            model: model.unwrap_or_else(|| self.config.model.clone()),
-            raw_request: body,
-            raw_response,
-        })
+        http::exchange::<wire::StreamAccumulator>(
+            &self.http,
+            body,
+            self.config.stream,
+            &names,
+            wire::parse_response,
+            &self.config.model,
+        )
+        .await
     }
 }
 

@@ -15,7 +15,7 @@ use crate::names::ToolNameMap;
 use crate::sse::SseEvent;
 
 /// What a parsed answer carries besides the raw JSON.
-pub(super) type Parsed = (AssistantTurn, FinishReason, Usage, Option<String>);
+pub(super) use crate::http::Parsed;
 
 /// Messages with consecutive same-role entries merged (the API wants
 /// user and assistant turns to alternate).
@@ -382,7 +382,7 @@ impl StreamAccumulator {
     }
 
     /// The answer, once the stream ended; the raw events as a JSON array.
-    pub(super) fn finish(
+    pub(super) fn finish_stream(
         self,
         names: &ToolNameMap,
     ) -> Result<(AssistantTurn, FinishReason, Usage, Option<String>, Value), LlmError> {
@@ -434,6 +434,17 @@ impl StreamAccumulator {
             self.model,
             Value::Array(self.events),
         ))
+    }
+}
+
+impl crate::http::Accumulate for StreamAccumulator {
+    fn on_event(&mut self, event: SseEvent) -> Result<bool, LlmError> {
+        StreamAccumulator::on_event(self, event)
+    }
+
+    fn finish(self, names: &ToolNameMap) -> Result<(Parsed, Value), LlmError> {
+        let (turn, finish, usage, model, raw) = self.finish_stream(names)?;
+        Ok(((turn, finish, usage, model), raw))
     }
 }
 
@@ -510,7 +521,7 @@ mod tests {
         ))
         .unwrap();
         assert!(matches!(
-            acc.finish(&ToolNameMap::default()),
+            acc.finish_stream(&ToolNameMap::default()),
             Err(LlmError::Transport(_))
         ));
     }

@@ -15,7 +15,7 @@ use crate::names::ToolNameMap;
 use crate::sse::SseEvent;
 
 /// What a parsed answer carries besides the raw JSON.
-pub(super) type Parsed = (AssistantTurn, FinishReason, Usage, Option<String>);
+pub(super) use crate::http::Parsed;
 
 /// The request body for `request`, tool names mapped through `names`.
 pub(super) fn request_body(
@@ -290,7 +290,7 @@ impl StreamAccumulator {
     }
 
     /// The answer, once the stream ended; the raw events as a JSON array.
-    pub(super) fn finish(
+    pub(super) fn finish_stream(
         self,
         names: &ToolNameMap,
     ) -> Result<(AssistantTurn, FinishReason, Usage, Option<String>, Value), LlmError> {
@@ -322,6 +322,17 @@ impl StreamAccumulator {
             self.model,
             Value::Array(self.events),
         ))
+    }
+}
+
+impl crate::http::Accumulate for StreamAccumulator {
+    fn on_event(&mut self, event: SseEvent) -> Result<bool, LlmError> {
+        StreamAccumulator::on_event(self, event)
+    }
+
+    fn finish(self, names: &ToolNameMap) -> Result<(Parsed, Value), LlmError> {
+        let (turn, finish, usage, model, raw) = self.finish_stream(names)?;
+        Ok(((turn, finish, usage, model), raw))
     }
 }
 
@@ -403,7 +414,10 @@ mod tests {
             data: r#"{"choices":[{"index":0,"delta":{"content":"hi"}}]}"#.into(),
         })
         .unwrap();
-        assert!(matches!(acc.finish(&names()), Err(LlmError::Transport(_))));
+        assert!(matches!(
+            acc.finish_stream(&names()),
+            Err(LlmError::Transport(_))
+        ));
     }
 
     #[test]
