@@ -52,6 +52,11 @@ pub enum Command {
         #[command(subcommand)]
         command: commands::mcp::McpCommand,
     },
+    /// Explain what the Cedar policies in a folder decide for a tool call.
+    Policy {
+        #[command(subcommand)]
+        command: commands::policy::PolicyCommand,
+    },
     /// Check a configuration, or print its JSON schema.
     Config {
         #[command(subcommand)]

@@ -6,6 +6,7 @@
 //! JSON shape (which is what the journal and `--json` outputs store).
 
 mod canonical;
+mod decision;
 mod event;
 mod id;
 mod journal;
@@ -16,6 +17,7 @@ mod server;
 mod tool;
 
 pub use canonical::{arguments_hash, canonical_json};
+pub use decision::Decision;
 pub use event::{RunEvent, ToolOutcome};
 pub use id::{ApprovalId, RunId, ToolCallId};
 pub use journal::{JOURNAL_VERSION, JournalEntry, RunRecord, StepRecord};

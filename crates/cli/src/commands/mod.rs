@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod mcp;
+pub mod policy;
 pub mod run;
 pub mod runs;
 
@@ -23,6 +24,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Runs { command } => runs::execute(&ctx, command).await,
         Command::Mcp { command } => mcp::execute(&ctx, command).await,
         Command::Config { command } => config::execute(&ctx, command),
+        Command::Policy { command } => policy::execute(command),
         Command::Bench { command } => crate::bench::execute(&ctx, command).await,
     }
 }
