@@ -99,18 +99,7 @@ impl Orchestrator {
         events: &dyn EventSink,
         cancel: CancellationToken,
     ) -> Result<RunSummary, OrchestratorError> {
-        let offered = self.offered(&request.agent.tools);
-        run::RunLoop::new(
-            offered,
-            &*self.model,
-            &*self.tools,
-            &*self.journal,
-            events,
-            cancel,
-            request,
-        )
-        .run()
-        .await
+        self.run_loop(request, events, cancel).run().await
     }
 
     /// Continues a run that stopped before it ended — its process died, or
@@ -124,19 +113,39 @@ impl Orchestrator {
         cancel: CancellationToken,
     ) -> Result<RunSummary, OrchestratorError> {
         let steps = self.journal.steps(request.run_id).await?;
+        // Running again; what the run had used so far stays as it was.
+        let previous = self
+            .journal
+            .get_run(request.run_id)
+            .await?
+            .and_then(|v| v.summary);
         let resumed = RunSummary {
-            run_id: request.run_id,
             status: RunStatus::Running,
             reason: "resumed from its journal".into(),
-            turns: 0,
-            usage: Default::default(),
-            cost_usd: 0.0,
             answer: None,
-            agent: request.agent_name.clone(),
-            model: request.model_label.clone(),
-            scripted: self.model.provider() == "scripted",
+            ..previous.unwrap_or(RunSummary {
+                run_id: request.run_id,
+                status: RunStatus::Running,
+                reason: String::new(),
+                turns: 0,
+                usage: Default::default(),
+                cost_usd: 0.0,
+                answer: None,
+                agent: request.agent_name.clone(),
+                model: request.model_label.clone(),
+                scripted: self.model.provider() == "scripted",
+            })
         };
         self.journal.update_run(&resumed).await?;
+        self.run_loop(request, events, cancel).resume(steps).await
+    }
+
+    fn run_loop<'a>(
+        &'a self,
+        request: RunRequest,
+        events: &'a dyn EventSink,
+        cancel: CancellationToken,
+    ) -> run::RunLoop<'a> {
         let offered = self.offered(&request.agent.tools);
         run::RunLoop::new(
             offered,
@@ -147,8 +156,6 @@ impl Orchestrator {
             cancel,
             request,
         )
-        .resume(steps)
-        .await
     }
 
     /// The tools an agent with these patterns is offered.
