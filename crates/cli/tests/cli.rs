@@ -296,29 +296,60 @@ fn ctrl_c_cancels_a_run_which_still_prints_its_summary() {
 #[test]
 fn policy_check_explains_allow_deny_and_default_deny() {
     let dir = tempfile::tempdir().unwrap();
-    let policies = bureau_test_support::deps::repo_root().join("examples/readonly-analyst/policies");
+    let policies =
+        bureau_test_support::deps::repo_root().join("examples/readonly-analyst/policies");
     let policies = policies.to_str().unwrap();
     let check = |request: Value| {
-        bureau(dir.path(), &["policy", "check", "--policy", policies, "--request", &request.to_string(), "--json"])
+        bureau(
+            dir.path(),
+            &[
+                "policy",
+                "check",
+                "--policy",
+                policies,
+                "--request",
+                &request.to_string(),
+                "--json",
+            ],
+        )
     };
-    let o = check(json!({"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "select"}}));
+    let o = check(
+        json!({"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "select"}}),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(json_line(&o)["decision"]["outcome"], "allow");
 
     // The textbook attack, as a policy question: a DELETE from the read-only analyst.
-    let o = check(json!({"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "delete"}}));
+    let o = check(
+        json!({"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "delete"}}),
+    );
     assert_eq!(o.status.code(), Some(3));
     let d = json_line(&o);
     assert_eq!(d["decision"]["outcome"], "deny");
-    assert!(d["decision"]["policy_ids"].as_array().unwrap().iter().any(|p| p == "analyst-selects-only"), "{d}");
+    assert!(
+        d["decision"]["policy_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "analyst-selects-only"),
+        "{d}"
+    );
 
     let o = check(json!({"agent": "analyst", "tool": "github.create_issue"}));
     assert_eq!(o.status.code(), Some(3));
     let d = json_line(&o);
     assert_eq!(d["decision"]["outcome"], "deny");
-    assert!(d["decision"]["policy_ids"].as_array().unwrap().is_empty(), "default deny names no policy: {d}");
+    assert!(
+        d["decision"]["policy_ids"].as_array().unwrap().is_empty(),
+        "default deny names no policy: {d}"
+    );
 
     let o = check(json!({"agent": "analyst"}));
-    assert_eq!(o.status.code(), Some(1), "a malformed request is an error: {}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a malformed request is an error: {}",
+        stderr(&o)
+    );
     assert!(stderr(&o).starts_with("error: "));
 }
