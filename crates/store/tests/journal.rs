@@ -451,3 +451,23 @@ async fn steps_stay_unique_and_in_order_across_key_index_batches() {
         steps(runs[2].run_id, 0..per_run)
     );
 }
+
+#[test]
+fn many_processes_opening_one_new_journal_at_once_all_succeed() {
+    // `bureau runs list` started while `bureau run` creates the journal: the
+    // WAL switch and the header check must not trip over each other.
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bureau.db");
+        let openers: Vec<_> = (0..6)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || SqliteJournal::open(&path).map(drop))
+            })
+            .collect();
+        for (i, t) in openers.into_iter().enumerate() {
+            let opened = t.join().unwrap();
+            assert!(opened.is_ok(), "round {round}, opener {i}: {opened:?}");
+        }
+    }
+}

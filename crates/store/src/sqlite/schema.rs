@@ -97,9 +97,30 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     // commit rewrites the whole last page).
     conn.pragma_update(None, "page_size", PAGE_SIZE)
         .map_err(|e| map_err(path, "set the page size", e))?;
-    let mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))
-        .map_err(|e| map_err(path, "switch to WAL mode", e))?;
+    // Switching to WAL needs the file to itself for a moment: another
+    // process opening the same new journal at the same time (`bureau runs
+    // list` while `bureau run` starts) makes SQLite keep the old mode and
+    // say so, without an error. Retry for as long as a busy wait would.
+    let started = std::time::Instant::now();
+    // The busy handler does not cover this pragma, so a lock held by the
+    // other process comes back as SQLITE_BUSY: retry that too.
+    let mode = loop {
+        let attempt: Result<String, rusqlite::Error> =
+            conn.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0));
+        let timed_out = started.elapsed() >= BUSY_TIMEOUT;
+        match attempt {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") || timed_out => break mode,
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if !timed_out
+                    && matches!(
+                        f.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) => {}
+            Err(e) => return Err(map_err(path, "switch to WAL mode", e)),
+            Ok(_) => {}
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Database {
             action: "switch to WAL mode",
@@ -205,9 +226,19 @@ fn inspect(conn: &Connection, path: &Path) -> Result<(), StoreError> {
                 other => map_err(path, "read the journal header", other),
             })
     };
-    let app_id = read("PRAGMA application_id")?;
-    let version = read("PRAGMA user_version")?;
-    let objects = read("SELECT count(*) FROM sqlite_schema")?;
+    // One read transaction, so the three reads see one state: another
+    // process may be creating this same journal right now.
+    conn.execute_batch("BEGIN")
+        .map_err(|e| map_err(path, "read the journal header", e))?;
+    let snapshot = (|| {
+        Ok((
+            read("PRAGMA application_id")?,
+            read("PRAGMA user_version")?,
+            read("SELECT count(*) FROM sqlite_schema")?,
+        ))
+    })();
+    let _ = conn.execute_batch("COMMIT");
+    let (app_id, version, objects): (i64, i64, i64) = snapshot?;
 
     if app_id != i64::from(APPLICATION_ID) && (app_id != 0 || version != 0 || objects != 0) {
         return Err(StoreError::NotAJournal {
