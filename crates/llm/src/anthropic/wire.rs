@@ -275,8 +275,20 @@ pub(super) struct StreamAccumulator {
 }
 
 impl StreamAccumulator {
+    /// Usage fields are cumulative: the latest report of each wins.
+    fn on_usage(&mut self, usage: &Value) {
+        if let Some(n) = input_tokens(usage) {
+            self.usage.input_tokens = n;
+        }
+        if let Some(n) = output_tokens(usage) {
+            self.usage.output_tokens = n;
+        }
+    }
+}
+
+impl crate::http::Accumulate for StreamAccumulator {
     /// Takes one SSE event; `Ok(false)` once `message_stop` arrived.
-    pub(super) fn on_event(&mut self, event: SseEvent) -> Result<bool, LlmError> {
+    fn on_event(&mut self, event: SseEvent) -> Result<bool, LlmError> {
         let data = event_json(&event)?;
         let kind = data
             .get("type")
@@ -371,21 +383,8 @@ impl StreamAccumulator {
         Ok(!self.done)
     }
 
-    /// Usage fields are cumulative: the latest report of each wins.
-    fn on_usage(&mut self, usage: &Value) {
-        if let Some(n) = input_tokens(usage) {
-            self.usage.input_tokens = n;
-        }
-        if let Some(n) = output_tokens(usage) {
-            self.usage.output_tokens = n;
-        }
-    }
-
     /// The answer, once the stream ended; the raw events as a JSON array.
-    pub(super) fn finish_stream(
-        self,
-        names: &ToolNameMap,
-    ) -> Result<(AssistantTurn, FinishReason, Usage, Option<String>, Value), LlmError> {
+    fn finish(self, names: &ToolNameMap) -> Result<(Parsed, Value), LlmError> {
         if !self.done && self.stop_reason.is_none() {
             return Err(LlmError::Transport(
                 "the stream ended before the answer was complete (no stop_reason, no message_stop)"
@@ -428,29 +427,21 @@ impl StreamAccumulator {
         let finish = finish_reason(self.stop_reason.as_deref(), !tool_calls.is_empty());
         let text = (!text.is_empty()).then_some(text);
         Ok((
-            AssistantTurn { text, tool_calls },
-            finish,
-            self.usage,
-            self.model,
+            (
+                AssistantTurn { text, tool_calls },
+                finish,
+                self.usage,
+                self.model,
+            ),
             Value::Array(self.events),
         ))
-    }
-}
-
-impl crate::http::Accumulate for StreamAccumulator {
-    fn on_event(&mut self, event: SseEvent) -> Result<bool, LlmError> {
-        StreamAccumulator::on_event(self, event)
-    }
-
-    fn finish(self, names: &ToolNameMap) -> Result<(Parsed, Value), LlmError> {
-        let (turn, finish, usage, model, raw) = self.finish_stream(names)?;
-        Ok(((turn, finish, usage, model), raw))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::Accumulate;
 
     fn ev(data: Value) -> SseEvent {
         SseEvent {
@@ -521,7 +512,7 @@ mod tests {
         ))
         .unwrap();
         assert!(matches!(
-            acc.finish_stream(&ToolNameMap::default()),
+            acc.finish(&ToolNameMap::default()),
             Err(LlmError::Transport(_))
         ));
     }

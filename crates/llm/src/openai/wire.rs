@@ -215,8 +215,46 @@ pub(super) struct StreamAccumulator {
 }
 
 impl StreamAccumulator {
+    fn on_delta(&mut self, delta: &Value) {
+        if let Some(text) = delta.get("content").and_then(Value::as_str) {
+            self.text.push_str(text);
+        }
+        let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) else {
+            return;
+        };
+        for (position, call) in calls.iter().enumerate() {
+            let index = call
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(position as u64);
+            let partial = self.calls.entry(index).or_default();
+            if let Some(id) = call
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+            {
+                partial.id.get_or_insert_with(|| id.to_owned());
+            }
+            let function = call.get("function");
+            if let Some(name) = function.and_then(|f| f.get("name")).and_then(Value::as_str) {
+                // The name arrives whole in the first delta; later repeats are ignored.
+                if partial.name.is_empty() {
+                    partial.name.push_str(name);
+                }
+            }
+            if let Some(args) = function
+                .and_then(|f| f.get("arguments"))
+                .and_then(Value::as_str)
+            {
+                partial.arguments.push_str(args);
+            }
+        }
+    }
+}
+
+impl crate::http::Accumulate for StreamAccumulator {
     /// Takes one SSE event; `Ok(false)` once `[DONE]` arrived.
-    pub(super) fn on_event(&mut self, event: SseEvent) -> Result<bool, LlmError> {
+    fn on_event(&mut self, event: SseEvent) -> Result<bool, LlmError> {
         if event.data.trim() == "[DONE]" {
             self.events.push(Value::String(event.data));
             self.done = true;
@@ -253,47 +291,8 @@ impl StreamAccumulator {
         Ok(true)
     }
 
-    fn on_delta(&mut self, delta: &Value) {
-        if let Some(text) = delta.get("content").and_then(Value::as_str) {
-            self.text.push_str(text);
-        }
-        let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) else {
-            return;
-        };
-        for (position, call) in calls.iter().enumerate() {
-            let index = call
-                .get("index")
-                .and_then(Value::as_u64)
-                .unwrap_or(position as u64);
-            let partial = self.calls.entry(index).or_default();
-            if let Some(id) = call
-                .get("id")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-            {
-                partial.id.get_or_insert_with(|| id.to_owned());
-            }
-            let function = call.get("function");
-            if let Some(name) = function.and_then(|f| f.get("name")).and_then(Value::as_str) {
-                // The name arrives whole in the first delta; later repeats are ignored.
-                if partial.name.is_empty() {
-                    partial.name.push_str(name);
-                }
-            }
-            if let Some(args) = function
-                .and_then(|f| f.get("arguments"))
-                .and_then(Value::as_str)
-            {
-                partial.arguments.push_str(args);
-            }
-        }
-    }
-
     /// The answer, once the stream ended; the raw events as a JSON array.
-    pub(super) fn finish_stream(
-        self,
-        names: &ToolNameMap,
-    ) -> Result<(AssistantTurn, FinishReason, Usage, Option<String>, Value), LlmError> {
+    fn finish(self, names: &ToolNameMap) -> Result<(Parsed, Value), LlmError> {
         if !self.done && self.finish.is_none() {
             return Err(LlmError::Transport(
                 "the stream ended before the answer was complete (no finish_reason, no [DONE])"
@@ -316,29 +315,21 @@ impl StreamAccumulator {
         let finish = finish_reason(self.finish.as_deref(), !tool_calls.is_empty());
         let text = (!self.text.is_empty()).then_some(self.text);
         Ok((
-            AssistantTurn { text, tool_calls },
-            finish,
-            self.usage.unwrap_or_default(),
-            self.model,
+            (
+                AssistantTurn { text, tool_calls },
+                finish,
+                self.usage.unwrap_or_default(),
+                self.model,
+            ),
             Value::Array(self.events),
         ))
-    }
-}
-
-impl crate::http::Accumulate for StreamAccumulator {
-    fn on_event(&mut self, event: SseEvent) -> Result<bool, LlmError> {
-        StreamAccumulator::on_event(self, event)
-    }
-
-    fn finish(self, names: &ToolNameMap) -> Result<(Parsed, Value), LlmError> {
-        let (turn, finish, usage, model, raw) = self.finish_stream(names)?;
-        Ok(((turn, finish, usage, model), raw))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::Accumulate;
 
     fn names() -> ToolNameMap {
         ToolNameMap::new(["files.write"])
@@ -414,10 +405,7 @@ mod tests {
             data: r#"{"choices":[{"index":0,"delta":{"content":"hi"}}]}"#.into(),
         })
         .unwrap();
-        assert!(matches!(
-            acc.finish_stream(&names()),
-            Err(LlmError::Transport(_))
-        ));
+        assert!(matches!(acc.finish(&names()), Err(LlmError::Transport(_))));
     }
 
     #[test]
