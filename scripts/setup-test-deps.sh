@@ -10,7 +10,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 deps=${BUREAU_TEST_DEPS:-$repo/.bureau-test/deps}
 pins="$repo/scripts/test-deps"
 mkdir -p "$deps"
-stamp=$(cat "$pins/requirements.txt" "$pins/package.json" | sha256sum | cut -c1-16)
+stamp=$(cat "$pins/requirements.txt" "$pins/package.json" "$pins"/setup-*.sh 2>/dev/null | sha256sum | cut -c1-16)
 if [ -f "$deps/stamp" ] && [ "$(cat "$deps/stamp")" = "$stamp" ]; then
   echo "test deps: up to date in $deps"
   exit 0
@@ -21,5 +21,12 @@ python3 -m venv "$deps/venv"
 mkdir -p "$deps/node"
 cp "$pins/package.json" "$deps/node/package.json"
 (cd "$deps/node" && npm install --silent --no-audit --no-fund --loglevel=error >/dev/null)
+# Per-subsystem setup (system packages, interpreters): each script takes
+# the deps folder and must be idempotent.
+for step in "$pins"/setup-*.sh; do
+  [ -e "$step" ] || continue
+  echo "test deps: $(basename "$step")"
+  bash "$step" "$deps"
+done
 echo "$stamp" > "$deps/stamp"
 echo "test deps: installed"
