@@ -17,6 +17,12 @@ use crate::{ToolError, Workspace};
 pub enum Resource {
     /// The run's workspace folder.
     Workspace,
+    /// A named database from config (`sql.*`).
+    Database,
+    /// A named bucket from config (`objects.*`).
+    Bucket,
+    /// A sandbox that runs code (`python.exec`).
+    Sandbox,
 }
 
 /// How a tool uses a resource.
