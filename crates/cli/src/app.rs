@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bureau_config::{Config, ModelConfig, Price, Provider};
-use bureau_gateway::{Gateway, GatewayConfig, TracingAudit};
+use bureau_gateway::{CedarPolicy, Gateway, GatewayConfig, GatewayParts, TracingAudit};
+use bureau_tools::{FilesToolset, Toolset};
 use bureau_llm::{
     AnthropicClient, AnthropicConfig, ModelClient, OpenAiClient, OpenAiConfig, RetryPolicy,
     Retrying, ScriptedModel,
@@ -78,7 +79,19 @@ pub fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway> {
         default_workspace,
         config.gateway.allowed_tools.clone(),
     );
-    Ok(Gateway::new(gateway_config, Arc::new(TracingAudit))?)
+    let Some(dir) = &config.policy.dir else {
+        // The embedded default: the `[gateway] allowed_tools` allow-list.
+        return Ok(Gateway::new(gateway_config, Arc::new(TracingAudit))?);
+    };
+    let policies = bureau_policy::load(dir)
+        .with_context(|| format!("cannot load the policies in {}", dir.display()))?;
+    let files: Arc<dyn Toolset> = Arc::new(FilesToolset::new(gateway_config.files));
+    Ok(Gateway::from_parts(GatewayParts {
+        config: gateway_config,
+        audit: Arc::new(TracingAudit),
+        policy: Arc::new(CedarPolicy::new(Arc::new(policies), "anonymous")),
+        toolsets: vec![files],
+    })?)
 }
 
 /// The hub every run reaches tools through: the built-in gateway in-process,

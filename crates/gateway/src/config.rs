@@ -23,6 +23,9 @@ pub struct GatewayConfig {
     /// How long a tool that runs on the blocking pool may take before the
     /// call ends in an error result. Inline tools are bounded by their caps.
     pub call_timeout: Duration,
+    /// The agent policy decides for when a call's `_meta` names none
+    /// (clients other than Bureau's orchestrator).
+    pub default_agent: String,
 }
 
 impl GatewayConfig {
@@ -38,6 +41,7 @@ impl GatewayConfig {
             allowed_tools,
             files: FilesLimits::default(),
             call_timeout: Duration::from_secs(30),
+            default_agent: "default".to_owned(),
         }
     }
 }

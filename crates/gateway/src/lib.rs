@@ -22,5 +22,5 @@ mod workspaces;
 pub use audit::{AuditDecision, AuditEvent, AuditOutcome, AuditSink, MemoryAudit, TracingAudit};
 pub use config::GatewayConfig;
 pub use error::GatewayError;
-pub use policy::{AllowList, CallRequest, Decision, Policy};
+pub use policy::{AllowList, CallRequest, CedarPolicy, Policy};
 pub use server::{Gateway, GatewayParts};

@@ -6,13 +6,13 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bureau_protocol::{Content, RunId, ToolResult, arguments_hash, meta};
+use bureau_protocol::{Content, Decision, RunId, ToolResult, arguments_hash, meta};
 use bureau_tools::{Execution, Invocation, ToolContext, ToolError};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde_json::Value;
 
 use crate::audit::{AuditDecision, AuditEvent, AuditOutcome, AuditSink};
-use crate::policy::{CallRequest, Decision, Policy};
+use crate::policy::{CallRequest, Policy};
 use crate::registry::Registry;
 use crate::workspaces::Workspaces;
 
@@ -22,6 +22,27 @@ pub(crate) struct Pipeline {
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) workspaces: Workspaces,
     pub(crate) call_timeout: Duration,
+    /// The agent of calls whose `_meta` names none.
+    pub(crate) default_agent: Arc<str>,
+}
+
+/// What a call's `_meta` says about it (set by the control plane, never by
+/// the model; raw values, validated here).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CallMeta<'a> {
+    pub(crate) run_id: Option<&'a Value>,
+    pub(crate) agent: Option<&'a Value>,
+}
+
+impl<'a> CallMeta<'a> {
+    /// Reads the keys from `_meta` objects, the first that has each.
+    pub(crate) fn from_maps(maps: &[Option<&'a serde_json::Map<String, Value>>]) -> Self {
+        let get = |key: &str| maps.iter().flatten().find_map(|m| m.get(key));
+        Self {
+            run_id: get(meta::RUN_ID),
+            agent: get(meta::AGENT),
+        }
+    }
 }
 
 /// How running a tool ended, short of a result.
@@ -33,22 +54,25 @@ enum Failure {
 
 impl Pipeline {
     /// Runs one call. `arguments` is what the client sent (absent reads as
-    /// `{}`; anything but an object is refused at decode); `run_id` is the
-    /// raw `_meta[RUN_ID]` value, if any.
+    /// `{}`; anything but an object is refused at decode); `meta` is what
+    /// the call's `_meta` holds.
     #[tracing::instrument(level = "debug", skip_all, fields(tool = name))]
     pub(crate) async fn call(
         &self,
         name: &str,
         arguments: Value,
-        run_id: Option<&Value>,
+        meta: CallMeta<'_>,
     ) -> CallToolResult {
         let started = Instant::now();
+        let now = std::time::SystemTime::now();
         let arguments = match arguments {
             Value::Null => Value::Object(JsonObject::new()),
             other => other,
         };
         let hash = arguments_hash(name, &arguments);
-        let run_id = parse_run_id(run_id);
+        let run_id = parse_run_id(meta.run_id).and_then(|r| {
+            parse_agent(meta.agent).map(|a| (r, a))
+        });
         let audit = |tool: Arc<str>, run_id, decision, outcome| {
             self.audit.record(AuditEvent {
                 tool,
@@ -67,7 +91,7 @@ impl Pipeline {
                 "unknown tool `{name}`: this gateway offers {}",
                 self.registry.listed_names()
             );
-            let run = run_id.as_ref().ok().copied().flatten();
+            let run = run_id.as_ref().ok().and_then(|(r, _)| *r);
             audit(
                 Arc::from(name),
                 run,
@@ -78,8 +102,8 @@ impl Pipeline {
             );
             return error_result(message);
         };
-        let run_id = match run_id {
-            Ok(run_id) => run_id,
+        let (run_id, agent) = match run_id {
+            Ok(ids) => ids,
             Err(message) => {
                 audit(
                     entry.name.clone(),
@@ -109,14 +133,18 @@ impl Pipeline {
         };
 
         // 2. Policy.
+        let facts = invocation.facts();
         let request = CallRequest {
             tool: &entry.def,
             arguments: &arguments,
+            facts: &facts,
             run_id,
+            agent: agent.unwrap_or(&self.default_agent),
+            now,
         };
         match self.policy.decide(&request) {
             Decision::Allow => {}
-            Decision::Deny { reason } => {
+            Decision::Deny { reason, .. } => {
                 let message = format!("denied by policy: {reason}");
                 audit(
                     entry.name.clone(),
@@ -129,7 +157,7 @@ impl Pipeline {
             // 3. Approval. The seam for human approval: when approvals
             //    exist, this is where a call waits for (or checks) a grant
             //    bound to this exact call. Until then it does not run.
-            Decision::RequireApproval { reason } => {
+            Decision::RequireApproval { reason, .. } => {
                 let message = format!(
                     "`{name}` needs a human's approval ({reason}), and this gateway cannot ask for one yet: do the task another way or ask the user"
                 );
@@ -228,6 +256,27 @@ fn parse_run_id(value: Option<&Value>) -> Result<Option<RunId>, String> {
     }
 }
 
+/// `_meta[AGENT]`: absent means the gateway's default agent; otherwise a
+/// name as config allows (letters, digits, `_`, `-`, `.`; 1–64 bytes).
+fn parse_agent(value: Option<&Value>) -> Result<Option<&str>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s))
+            if !s.is_empty()
+                && s.len() <= 64
+                && s
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) =>
+        {
+            Ok(Some(s.as_str()))
+        }
+        Some(_) => Err(format!(
+            "invalid agent in _meta[\"{}\"]: it must be an agent name (letters, digits, `_`, `-`, `.`)",
+            meta::AGENT
+        )),
+    }
+}
+
 fn error_result(message: String) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message)])
 }
@@ -285,6 +334,13 @@ mod bench {
     use super::*;
     use crate::{AllowList, GatewayConfig, MemoryAudit};
 
+    fn run_meta(run: &Value) -> CallMeta<'_> {
+        CallMeta {
+            run_id: Some(run),
+            agent: None,
+        }
+    }
+
     #[tokio::test(flavor = "current_thread")]
     #[ignore = "benchmark: run in release with --ignored --nocapture"]
     async fn pipeline_cost() {
@@ -299,6 +355,7 @@ mod bench {
             audit: audit.clone(),
             workspaces: Workspaces::new(&config).unwrap(),
             call_timeout: Duration::from_secs(30),
+            default_agent: Arc::from("default"),
         };
         std::fs::write(dir.path().join("d/small.txt"), "hello world\n".repeat(10)).unwrap();
         let run = RunId::new();
@@ -309,7 +366,7 @@ mod bench {
             .call(
                 "files.write",
                 json!({"path": "small.txt", "content": "hello world\n".repeat(10)}),
-                Some(&run_value),
+                run_meta(&run_value),
             )
             .await;
 
@@ -326,7 +383,7 @@ mod bench {
         let t = Instant::now();
         for _ in 0..n {
             let r = pipeline
-                .call("files.read", args.clone(), Some(&run_value))
+                .call("files.read", args.clone(), run_meta(&run_value))
                 .await;
             assert_eq!(r.is_error, Some(false));
         }

@@ -1,9 +1,12 @@
-//! The policy step of the pipeline, behind a small trait so the allow-list
-//! can be swapped for a real policy engine (Cedar) without touching the
-//! pipeline.
+//! The policy step of the pipeline, behind a small trait: the allow-list
+//! of tool names (the embedded default) or Cedar policies
+//! ([`CedarPolicy`], `bureau-policy`).
 
-use bureau_protocol::RunId;
-use bureau_tools::ToolDef;
+use std::time::SystemTime;
+
+use bureau_policy::{Policies, Request, Resource as PolicyResource, Timestamp};
+use bureau_protocol::{Decision, RunId};
+use bureau_tools::{PolicyFacts, Resource, ToolDef};
 use serde_json::Value;
 
 use crate::GatewayError;
@@ -15,25 +18,20 @@ pub struct CallRequest<'a> {
     pub tool: &'a ToolDef,
     /// The arguments, already checked against the tool's schema.
     pub arguments: &'a Value,
+    /// What the decoded call tells policy (resource id, attributes).
+    pub facts: &'a PolicyFacts,
     /// The run the call belongs to; `None` for the default workspace.
     pub run_id: Option<RunId>,
+    /// The agent the call is made for (from the control plane's `_meta`,
+    /// else the gateway's default agent).
+    pub agent: &'a str,
+    /// When the call arrived (policies see it as `context.now`).
+    pub now: SystemTime,
 }
 
-/// What policy says about one call.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    Allow,
-    /// `reason` is shown to the model after "denied by policy: ".
-    Deny {
-        reason: String,
-    },
-    /// The call may run once a human approves it.
-    RequireApproval {
-        reason: String,
-    },
-}
-
-/// Decides calls. Pure and synchronous: no I/O, no clock reads.
+/// Decides calls. Pure and synchronous: no I/O, no clock reads (the time
+/// is in the request). `Deny` reasons are shown to the model after
+/// "denied by policy: ".
 pub trait Policy: Send + Sync + 'static {
     fn decide(&self, request: &CallRequest<'_>) -> Decision;
 
@@ -146,6 +144,7 @@ impl Policy for AllowList {
             Decision::Allow
         } else {
             Decision::Deny {
+                policy_ids: Vec::new(),
                 reason: format!(
                     "`{name}` is not among this gateway's allowed tools ({}); do the task with the allowed tools or ask the user to allow `{name}`",
                     self.shown
@@ -156,6 +155,58 @@ impl Policy for AllowList {
 
     fn may_allow(&self, tool: &ToolDef) -> bool {
         self.allows(&tool.spec.name)
+    }
+}
+
+/// Cedar policies (`bureau-policy`): default deny, `@approval` holds.
+///
+/// Each call becomes a [`Request`]: principal the agent (acting for
+/// `user`), action the tool, resource from what the tool needs — the run's
+/// workspace (`default` without a run), or the database or bucket its
+/// arguments name — and the decoded call's attributes as context.
+#[derive(Clone, Debug)]
+pub struct CedarPolicy {
+    policies: std::sync::Arc<Policies>,
+    user: String,
+}
+
+impl CedarPolicy {
+    pub fn new(policies: std::sync::Arc<Policies>, user: impl Into<String>) -> Self {
+        Self {
+            policies,
+            user: user.into(),
+        }
+    }
+
+    /// The request Cedar decides for `call` (also what `bureau policy
+    /// check` takes, for explaining a gateway decision).
+    pub fn request(&self, call: &CallRequest<'_>) -> Request {
+        let resource = policy_resource(call);
+        Request {
+            resource,
+            args: call.facts.attributes.clone(),
+            now: Timestamp::from_system_time(call.now),
+            ..Request::new(call.agent, self.user.as_str(), call.tool.spec.name.as_str())
+        }
+    }
+}
+
+fn policy_resource(call: &CallRequest<'_>) -> Option<PolicyResource> {
+    let kind = call.tool.needs.first().map(|r| r.resource);
+    let named = || call.facts.resource.clone().unwrap_or_default();
+    Some(match kind {
+        Some(Resource::Database) => PolicyResource::Database(named()),
+        Some(Resource::Bucket) => PolicyResource::Bucket(named()),
+        Some(Resource::Workspace | Resource::Sandbox) | None => PolicyResource::Workspace(
+            call.run_id
+                .map_or_else(|| "default".to_owned(), |r| r.to_string()),
+        ),
+    })
+}
+
+impl Policy for CedarPolicy {
+    fn decide(&self, call: &CallRequest<'_>) -> Decision {
+        bureau_policy::evaluate(&self.policies, &self.request(call))
     }
 }
 

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bureau_protocol::{RunId, ToolSpec, meta};
+use bureau_protocol::{RunId, ToolSpec};
 use bureau_tools::{FilesToolset, Toolset};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult, ErrorCode,
@@ -20,7 +20,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::Pipeline;
+use crate::pipeline::{CallMeta, Pipeline};
 use crate::policy::{AllowList, Policy};
 use crate::registry::Registry;
 use crate::workspaces::Workspaces;
@@ -92,6 +92,7 @@ impl Gateway {
             audit,
             workspaces,
             call_timeout: config.call_timeout,
+            default_agent: Arc::from(config.default_agent.as_str()),
         };
         Ok(Self {
             inner: Arc::new(Inner { pipeline, info }),
@@ -224,16 +225,12 @@ impl ServerHandler for Handler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         // rmcp moves the request's `_meta` into the context; look in both.
-        let run_id = request
-            .meta
-            .as_ref()
-            .and_then(|m| m.get(meta::RUN_ID))
-            .or_else(|| context.meta.get(meta::RUN_ID));
+        let call_meta = CallMeta::from_maps(&[request.meta.as_deref().map(|m| &**m), Some(&context.meta)]);
         let arguments = request.arguments.map_or(Value::Null, Value::Object);
         let result = self
             .inner
             .pipeline
-            .call(&request.name, arguments, run_id)
+            .call(&request.name, arguments, call_meta)
             .await;
         Ok(CallToolResponse::Complete(result))
     }
@@ -261,12 +258,12 @@ impl ServerHandler for Handler {
                 None,
             ));
         };
-        let run_id = params
-            .get("_meta")
-            .and_then(|m| m.get(meta::RUN_ID))
-            .or_else(|| context.meta.get(meta::RUN_ID));
+        let call_meta = CallMeta::from_maps(&[
+            params.get("_meta").and_then(Value::as_object),
+            Some(&context.meta),
+        ]);
         let arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
-        let mut result = self.inner.pipeline.call(name, arguments, run_id).await;
+        let mut result = self.inner.pipeline.call(name, arguments, call_meta).await;
         let modern = context
             .protocol_version()
             .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());

@@ -13,10 +13,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use bureau_gateway::{
-    AllowList, AuditDecision, AuditOutcome, CallRequest, Decision, Gateway, GatewayParts,
-    MemoryAudit, Policy,
+    AllowList, AuditDecision, AuditOutcome, CallRequest, Gateway, GatewayParts, MemoryAudit,
+    Policy,
 };
-use bureau_protocol::{ToolResult, ToolSpec};
+use bureau_protocol::{Decision, ToolResult, ToolSpec};
 use bureau_tools::{
     Access, Execution, FilesToolset, Invocation, Requirement, Resource, ToolContext, ToolDef,
     ToolError, Toolset,
@@ -190,6 +190,7 @@ impl Policy for ApproveWrites {
     fn decide(&self, request: &CallRequest<'_>) -> Decision {
         if request.tool.needs.iter().any(|n| n.access == Access::Write) {
             Decision::RequireApproval {
+                policy_ids: vec!["writes".to_owned()],
                 reason: "it changes the workspace".to_owned(),
             }
         } else {

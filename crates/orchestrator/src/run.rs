@@ -517,6 +517,10 @@ impl<'a> RunLoop<'a> {
             Value::String(self.req.run_id.to_string()),
         );
         meta.insert(
+            meta::AGENT.into(),
+            Value::String(self.req.agent_name.clone()),
+        );
+        meta.insert(
             meta::IDEMPOTENCY_KEY.into(),
             Value::String(format!("{}:{seq}", self.req.run_id)),
         );

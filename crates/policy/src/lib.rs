@@ -11,7 +11,7 @@
 //! # The model
 //! - **principal** `Agent::"<agent>"`, with `user: User::"<user>"`.
 //! - **action** the qualified tool. Built-in tools (`files.*`, `sql.*`,
-//!   `objects.*`, `python.run`) are actions of their own with a typed
+//!   `objects.*`, `python.exec`) are actions of their own with a typed
 //!   context, grouped under `Action::"read"` and `Action::"write"`. Every
 //!   other tool — an external server's `server.tool`, or a name nothing
 //!   offers — is `Action::"call"` on `Server::"<server>"` with the qualified

@@ -179,7 +179,7 @@ pub(crate) const ACTIONS: &[ActionSpec] = &[
         args: &[("key", ArgType::String)],
     },
     ActionSpec {
-        name: "python.run",
+        name: "python.exec",
         resource: ResourceKind::Workspace,
         args: &[("network", ArgType::Bool)],
     },

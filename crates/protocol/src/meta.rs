@@ -8,3 +8,11 @@ pub const RUN_ID: &str = "dev.bureau/run_id";
 
 /// The idempotency key of a tool call: `"{run_id}:{step}"`.
 pub const IDEMPOTENCY_KEY: &str = "dev.bureau/idempotency_key";
+
+/// The agent a tool call is made for (its name in config). Set by the
+/// control plane, never by the model; the gateway decides policy for it.
+pub const AGENT: &str = "dev.bureau/agent";
+
+/// An approval id (an [`crate::ApprovalId`] string) a call presents to be
+/// let through a hold: the gateway checks the signed grant stored under it.
+pub const APPROVAL_ID: &str = "dev.bureau/approval_id";

@@ -67,6 +67,31 @@ pub struct ToolContext {
     pub workspace: Arc<Workspace>,
 }
 
+/// What policy needs to know about a decoded call besides the tool's name:
+/// the resource's id where the arguments name one (a database, a bucket),
+/// and the call's policy attributes (a file's `path`, a statement's class).
+/// Attribute names and types must match the tool's action in the policy
+/// schema.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PolicyFacts {
+    /// The resource's id; `None` when the resource is implied (the run's
+    /// workspace).
+    pub resource: Option<String>,
+    pub attributes: serde_json::Map<String, Value>,
+}
+
+impl PolicyFacts {
+    /// Facts with one string attribute.
+    pub fn attribute(name: &str, value: impl Into<String>) -> Self {
+        let mut attributes = serde_json::Map::new();
+        attributes.insert(name.to_owned(), Value::String(value.into()));
+        Self {
+            resource: None,
+            attributes,
+        }
+    }
+}
+
 /// A decoded call, ready to run. Running is synchronous: the caller picks
 /// the thread according to [`Invocation::execution`].
 pub trait Invocation: Send + 'static {
@@ -75,6 +100,12 @@ pub trait Invocation: Send + 'static {
     fn execution(&self) -> Execution;
 
     fn run(self: Box<Self>, ctx: &ToolContext) -> Result<ToolResult, ToolError>;
+
+    /// What policy weighs about this call. The default: nothing beyond the
+    /// tool's name.
+    fn facts(&self) -> PolicyFacts {
+        PolicyFacts::default()
+    }
 }
 
 /// A set of built-in tools.

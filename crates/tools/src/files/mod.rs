@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use crate::toolset::{decode_arguments, input_schema};
 use crate::{
-    Access, Execution, Invocation, Requirement, Resource, ToolContext, ToolDef, ToolError, Toolset,
+    Access, Execution, Invocation, PolicyFacts, Requirement, Resource, ToolContext, ToolDef,
+    ToolError, Toolset,
 };
 
 pub use ops::{Entry, EntryKind};
@@ -218,6 +219,10 @@ impl Invocation for ListCall {
     fn run(self: Box<Self>, ctx: &ToolContext) -> Result<ToolResult, ToolError> {
         ops::list(&ctx.workspace, &self.args, &self.limits)
     }
+
+    fn facts(&self) -> PolicyFacts {
+        PolicyFacts::attribute("path", self.args.path.as_deref().unwrap_or("."))
+    }
 }
 
 struct ReadCall {
@@ -233,6 +238,10 @@ impl Invocation for ReadCall {
     fn run(self: Box<Self>, ctx: &ToolContext) -> Result<ToolResult, ToolError> {
         ops::read(&ctx.workspace, &self.args, &self.limits)
     }
+
+    fn facts(&self) -> PolicyFacts {
+        PolicyFacts::attribute("path", self.args.path.as_str())
+    }
 }
 
 struct WriteCall {
@@ -247,6 +256,10 @@ impl Invocation for WriteCall {
 
     fn run(self: Box<Self>, ctx: &ToolContext) -> Result<ToolResult, ToolError> {
         ops::write(&ctx.workspace, &self.args, &self.limits)
+    }
+
+    fn facts(&self) -> PolicyFacts {
+        PolicyFacts::attribute("path", self.args.path.as_str())
     }
 }
 
