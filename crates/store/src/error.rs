@@ -105,4 +105,29 @@ pub enum StoreError {
     /// stopped after an error). The request was not carried out.
     #[error("the journal is closed ({detail}); reopen it to continue")]
     Closed { detail: &'static str },
+
+    /// The control database (approvals, audit log) failed.
+    #[error("cannot {action} in {path}: {source}")]
+    Control {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: BackendError,
+    },
+
+    /// The approval signing key could not be read or created.
+    #[error(
+        "cannot use the approval signing key at {path}: {source}; it must be a 32-byte file readable by bureau (delete it to make a new one, which voids pending grants)"
+    )]
+    Key {
+        path: PathBuf,
+        #[source]
+        source: BackendError,
+    },
+
+    /// Approve or deny of an approval that is not pending.
+    #[error(
+        "approval {id} is not pending (unknown, or already decided); see `bureau approvals list`"
+    )]
+    NotPending { id: String },
 }

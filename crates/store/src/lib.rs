@@ -16,6 +16,7 @@
 //! runs share commits (group commit on one writer thread); see
 //! `examples/journal_bench.rs` for the measured CPU per record.
 
+mod control;
 mod error;
 mod null;
 mod sqlite;
@@ -23,6 +24,10 @@ mod sqlite;
 use bureau_protocol::{RunId, RunRecord, RunStatus, RunSummary, StepRecord};
 use serde::{Deserialize, Serialize};
 
+pub use control::{
+    Approval, ApprovalRequest, ApprovalState, Approvals, AuditEntry, AuditLog, AuditRecord,
+    CallBinding, ChainBreak, ChainReport, ControlStore, GrantKey, Refusal,
+};
 pub use error::{BackendError, StoreError};
 pub use null::NullJournal;
 pub use sqlite::{SCHEMA_VERSION, SqliteJournal};
