@@ -8,13 +8,13 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use bureau_config::{Config, ModelConfig, Price, Provider};
 use bureau_gateway::{CedarPolicy, Gateway, GatewayConfig, GatewayParts, TracingAudit};
-use bureau_tools::{FilesToolset, Toolset};
 use bureau_llm::{
     AnthropicClient, AnthropicConfig, ModelClient, OpenAiClient, OpenAiConfig, RetryPolicy,
     Retrying, ScriptedModel,
 };
 use bureau_mcp_client::{McpHub, Naming, in_process_pair};
 use bureau_store::{Journal, NullJournal, SqliteJournal};
+use bureau_tools::{FilesToolset, Toolset};
 
 /// Reads one environment variable (the only door to the environment).
 pub fn env_var(name: &str) -> Option<String> {

@@ -70,9 +70,8 @@ impl Pipeline {
             other => other,
         };
         let hash = arguments_hash(name, &arguments);
-        let run_id = parse_run_id(meta.run_id).and_then(|r| {
-            parse_agent(meta.agent).map(|a| (r, a))
-        });
+        let run_id =
+            parse_run_id(meta.run_id).and_then(|r| parse_agent(meta.agent).map(|a| (r, a)));
         let audit = |tool: Arc<str>, run_id, decision, outcome| {
             self.audit.record(AuditEvent {
                 tool,
@@ -264,8 +263,7 @@ fn parse_agent(value: Option<&Value>) -> Result<Option<&str>, String> {
         Some(Value::String(s))
             if !s.is_empty()
                 && s.len() <= 64
-                && s
-                    .bytes()
+                && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) =>
         {
             Ok(Some(s.as_str()))

@@ -225,7 +225,8 @@ impl ServerHandler for Handler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         // rmcp moves the request's `_meta` into the context; look in both.
-        let call_meta = CallMeta::from_maps(&[request.meta.as_deref().map(|m| &**m), Some(&context.meta)]);
+        let call_meta =
+            CallMeta::from_maps(&[request.meta.as_deref().map(|m| &**m), Some(&context.meta)]);
         let arguments = request.arguments.map_or(Value::Null, Value::Object);
         let result = self
             .inner

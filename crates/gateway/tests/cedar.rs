@@ -82,7 +82,11 @@ async fn cedar_decides_per_agent_and_per_argument() {
         .await
         .unwrap();
     assert!(!is_error(&ok), "{}", text(&ok));
-    let written = dir.path().join("runs").join(run.to_string()).join("notes.md");
+    let written = dir
+        .path()
+        .join("runs")
+        .join(run.to_string())
+        .join("notes.md");
     assert_eq!(std::fs::read_to_string(&written).unwrap(), "hi");
 
     // Denied by a forbid: the reason and the policy id reach the audit log.
@@ -113,11 +117,17 @@ async fn cedar_decides_per_agent_and_per_argument() {
         .unwrap();
     assert!(is_error(&reader));
     assert!(
-        text(&reader).starts_with("denied by policy: no policy permits agent `reader` to call `files.write`"),
+        text(&reader).starts_with(
+            "denied by policy: no policy permits agent `reader` to call `files.write`"
+        ),
         "{}",
         text(&reader)
     );
-    assert_eq!(std::fs::read_to_string(&written).unwrap(), "hi", "nothing changed");
+    assert_eq!(
+        std::fs::read_to_string(&written).unwrap(),
+        "hi",
+        "nothing changed"
+    );
 
     // Held for approval: not run.
     let held = client
@@ -140,7 +150,11 @@ async fn cedar_decides_per_agent_and_per_argument() {
         .await
         .unwrap();
     assert!(is_error(&anonymous));
-    assert!(text(&anonymous).contains("agent `default`"), "{}", text(&anonymous));
+    assert!(
+        text(&anonymous).contains("agent `default`"),
+        "{}",
+        text(&anonymous)
+    );
 
     // A forged agent value that is not a name is refused before policy.
     let mut bad = call("files.read", json!({"path": "notes.md"}));
@@ -149,14 +163,23 @@ async fn cedar_decides_per_agent_and_per_argument() {
     bad.meta = Some(m);
     let bad = client.call_tool(bad).await.unwrap();
     assert!(is_error(&bad));
-    assert!(text(&bad).starts_with("invalid agent in _meta"), "{}", text(&bad));
+    assert!(
+        text(&bad).starts_with("invalid agent in _meta"),
+        "{}",
+        text(&bad)
+    );
 
     let decisions: Vec<AuditDecision> = audit.events().into_iter().map(|e| e.decision).collect();
     assert_eq!(decisions.len(), 6);
     assert_eq!(decisions[0], AuditDecision::Allowed);
-    assert!(matches!(&decisions[1], AuditDecision::Denied { reason } if reason.contains("secrets/")));
+    assert!(
+        matches!(&decisions[1], AuditDecision::Denied { reason } if reason.contains("secrets/"))
+    );
     assert!(matches!(&decisions[2], AuditDecision::Denied { .. }));
-    assert!(matches!(&decisions[3], AuditDecision::ApprovalRequired { .. }));
+    assert!(matches!(
+        &decisions[3],
+        AuditDecision::ApprovalRequired { .. }
+    ));
     assert!(matches!(&decisions[5], AuditDecision::Rejected { .. }));
     client.cancel().await.unwrap();
 }

@@ -13,8 +13,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use bureau_gateway::{
-    AllowList, AuditDecision, AuditOutcome, CallRequest, Gateway, GatewayParts, MemoryAudit,
-    Policy,
+    AllowList, AuditDecision, AuditOutcome, CallRequest, Gateway, GatewayParts, MemoryAudit, Policy,
 };
 use bureau_protocol::{Decision, ToolResult, ToolSpec};
 use bureau_tools::{

@@ -16,7 +16,7 @@ mod workspace;
 pub use error::ToolError;
 pub use files::{FilesLimits, FilesToolset};
 pub use toolset::{
-    Access, Execution, Invocation, PolicyFacts, Requirement, Resource, ToolContext, ToolDef, Toolset,
-    decode_arguments, input_schema,
+    Access, Execution, Invocation, PolicyFacts, Requirement, Resource, ToolContext, ToolDef,
+    Toolset, decode_arguments, input_schema,
 };
 pub use workspace::{Create, MAX_PATH_BYTES, Workspace};
