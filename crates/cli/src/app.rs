@@ -7,12 +7,15 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bureau_config::{Config, ModelConfig, Price, Provider};
-use bureau_gateway::{CedarPolicy, Gateway, GatewayConfig, GatewayParts, TracingAudit};
+use bureau_gateway::{
+    AllowList, CedarPolicy, ChainedAudit, Gateway, GatewayConfig, GatewayParts, Policy,
+};
 use bureau_llm::{
     AnthropicClient, AnthropicConfig, ModelClient, OpenAiClient, OpenAiConfig, RetryPolicy,
     Retrying, ScriptedModel,
 };
 use bureau_mcp_client::{McpHub, Naming, in_process_pair};
+use bureau_store::{ControlStore, GrantKey};
 use bureau_store::{Journal, NullJournal, SqliteJournal};
 use bureau_tools::{FilesToolset, Toolset};
 
@@ -71,6 +74,13 @@ pub fn null_journal() -> Arc<dyn Journal> {
     Arc::new(NullJournal)
 }
 
+/// The control plane's approvals and audit log (`control.db` and the
+/// grant-signing key `grant.key` in the data directory).
+pub fn control_store(data_dir: &Path) -> anyhow::Result<ControlStore> {
+    let key = GrantKey::load_or_create(&data_dir.join("grant.key"))?;
+    Ok(ControlStore::open(&data_dir.join("control.db"), key)?)
+}
+
 pub fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway> {
     let workspaces_root = data_dir.join("workspaces");
     let default_workspace = workspaces_root.join("default");
@@ -79,18 +89,28 @@ pub fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway> {
         default_workspace,
         config.gateway.allowed_tools.clone(),
     );
-    let Some(dir) = &config.policy.dir else {
-        // The embedded default: the `[gateway] allowed_tools` allow-list.
-        return Ok(Gateway::new(gateway_config, Arc::new(TracingAudit))?);
-    };
-    let policies = bureau_policy::load(dir)
-        .with_context(|| format!("cannot load the policies in {}", dir.display()))?;
+    let control = control_store(data_dir)?;
+    let audit = Arc::new(ChainedAudit::new(control.audit()));
     let files: Arc<dyn Toolset> = Arc::new(FilesToolset::new(gateway_config.files));
+    let policy: Arc<dyn Policy> = match &config.policy.dir {
+        Some(dir) => {
+            let policies = bureau_policy::load(dir)
+                .with_context(|| format!("cannot load the policies in {}", dir.display()))?;
+            Arc::new(CedarPolicy::new(Arc::new(policies), "anonymous"))
+        }
+        // The embedded default: the `[gateway] allowed_tools` allow-list.
+        None => {
+            let list = AllowList::new(&gateway_config.allowed_tools)?;
+            list.check_against(files.tools().iter().map(|t| t.spec.name.as_str()))?;
+            Arc::new(list)
+        }
+    };
     Ok(Gateway::from_parts(GatewayParts {
         config: gateway_config,
-        audit: Arc::new(TracingAudit),
-        policy: Arc::new(CedarPolicy::new(Arc::new(policies), "anonymous")),
+        audit,
+        policy,
         toolsets: vec![files],
+        approvals: Some(control.approvals()),
     })?)
 }
 

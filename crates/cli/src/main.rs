@@ -57,6 +57,13 @@ pub enum Command {
         #[command(subcommand)]
         command: commands::policy::PolicyCommand,
     },
+    /// Calls held for a human: list them, approve or deny.
+    Approvals {
+        #[command(subcommand)]
+        command: commands::approvals::ApprovalsCommand,
+    },
+    /// The tamper-evident log of every tool-call decision; `audit verify` checks its chain.
+    Audit(commands::audit::AuditArgs),
     /// Check a configuration, or print its JSON schema.
     Config {
         #[command(subcommand)]

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use bureau_protocol::RunId;
+use bureau_protocol::{ApprovalId, RunId};
 
 /// What the pipeline decided about a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,7 +41,14 @@ pub struct AuditEvent {
     /// `bureau_protocol::arguments_hash(tool, arguments)`.
     pub arguments_hash: String,
     pub run_id: Option<RunId>,
+    /// The agent policy decided for (`None` when the call was rejected
+    /// before its agent was known).
+    pub agent: Option<Arc<str>>,
     pub decision: AuditDecision,
+    /// The policies that decided a denial or a hold.
+    pub policy_ids: Vec<String>,
+    /// The approval that held the call, or that let it through.
+    pub approval_id: Option<ApprovalId>,
     pub outcome: AuditOutcome,
     /// From the call's arrival at the pipeline to its result.
     pub duration: Duration,
@@ -122,4 +129,59 @@ impl AuditSink for MemoryAudit {
             .unwrap_or_else(PoisonError::into_inner)
             .push(event);
     }
+}
+
+/// Appends each event to the hash-chained audit log in `control.db`
+/// (`bureau audit`). A write that fails is logged as an error: the call's
+/// result is already decided and is not changed by it.
+#[derive(Clone)]
+pub struct ChainedAudit {
+    log: bureau_store::AuditLog,
+}
+
+impl ChainedAudit {
+    pub fn new(log: bureau_store::AuditLog) -> Self {
+        Self { log }
+    }
+}
+
+impl AuditSink for ChainedAudit {
+    fn record(&self, event: AuditEvent) {
+        let (decision, reason) = match event.decision {
+            AuditDecision::Allowed => ("allowed", None),
+            AuditDecision::Denied { reason } => ("denied", Some(reason)),
+            AuditDecision::ApprovalRequired { reason } => ("approval_required", Some(reason)),
+            AuditDecision::Rejected { reason } => ("rejected", Some(reason)),
+        };
+        let (outcome, error) = match event.outcome {
+            AuditOutcome::Ok => ("ok", None),
+            AuditOutcome::ToolError { message } => ("tool_error", Some(message)),
+            AuditOutcome::Panicked => ("panicked", None),
+            AuditOutcome::TimedOut => ("timed_out", None),
+            AuditOutcome::NotRun => ("not_run", None),
+        };
+        let record = bureau_store::AuditRecord {
+            at_ms: now_ms(),
+            run_id: event.run_id,
+            agent: event.agent.as_deref().unwrap_or("").to_owned(),
+            tool: event.tool.to_string(),
+            arguments_hash: event.arguments_hash,
+            decision: decision.to_owned(),
+            reason,
+            policy_ids: event.policy_ids,
+            approval_id: event.approval_id.map(|a| a.to_string()),
+            outcome: outcome.to_owned(),
+            error,
+            duration_us: u64::try_from(event.duration.as_micros()).unwrap_or(u64::MAX),
+        };
+        if let Err(e) = self.log.append(&record) {
+            tracing::error!(target: "bureau::audit", error = %e, tool = %record.tool, "cannot append to the audit log");
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -19,7 +19,9 @@ mod registry;
 mod server;
 mod workspaces;
 
-pub use audit::{AuditDecision, AuditEvent, AuditOutcome, AuditSink, MemoryAudit, TracingAudit};
+pub use audit::{
+    AuditDecision, AuditEvent, AuditOutcome, AuditSink, ChainedAudit, MemoryAudit, TracingAudit,
+};
 pub use config::GatewayConfig;
 pub use error::GatewayError;
 pub use policy::{AllowList, CallRequest, CedarPolicy, Policy};

@@ -6,7 +6,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bureau_protocol::{Content, Decision, RunId, ToolResult, arguments_hash, meta};
+use bureau_protocol::{ApprovalId, Content, Decision, RunId, ToolResult, arguments_hash, meta};
+use bureau_store::{ApprovalRequest, Approvals, CallBinding, Refusal};
 use bureau_tools::{Execution, Invocation, ToolContext, ToolError};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde_json::Value;
@@ -24,6 +25,8 @@ pub(crate) struct Pipeline {
     pub(crate) call_timeout: Duration,
     /// The agent of calls whose `_meta` names none.
     pub(crate) default_agent: Arc<str>,
+    /// Where held calls wait for a human; `None`: held calls are refused.
+    pub(crate) approvals: Option<Approvals>,
 }
 
 /// What a call's `_meta` says about it (set by the control plane, never by
@@ -32,6 +35,7 @@ pub(crate) struct Pipeline {
 pub(crate) struct CallMeta<'a> {
     pub(crate) run_id: Option<&'a Value>,
     pub(crate) agent: Option<&'a Value>,
+    pub(crate) approval_id: Option<&'a Value>,
 }
 
 impl<'a> CallMeta<'a> {
@@ -41,6 +45,7 @@ impl<'a> CallMeta<'a> {
         Self {
             run_id: get(meta::RUN_ID),
             agent: get(meta::AGENT),
+            approval_id: get(meta::APPROVAL_ID),
         }
     }
 }
@@ -69,66 +74,44 @@ impl Pipeline {
             Value::Null => Value::Object(JsonObject::new()),
             other => other,
         };
-        let hash = arguments_hash(name, &arguments);
-        let run_id =
-            parse_run_id(meta.run_id).and_then(|r| parse_agent(meta.agent).map(|a| (r, a)));
-        let audit = |tool: Arc<str>, run_id, decision, outcome| {
-            self.audit.record(AuditEvent {
-                tool,
-                arguments_hash: hash.clone(),
-                run_id,
-                decision,
-                outcome,
-                duration: started.elapsed(),
-            });
+        let mut audit = Audit {
+            sink: self.audit.as_ref(),
+            started,
+            tool: Arc::from(name),
+            arguments_hash: arguments_hash(name, &arguments),
+            run_id: None,
+            agent: None,
+            policy_ids: Vec::new(),
+            approval_id: None,
         };
 
-        // 1. Decode: a tool that exists, a run id that is one, arguments
-        //    that fit the tool's schema.
+        // 1. Decode: a tool that exists, meta values that are what they
+        //    claim, arguments that fit the tool's schema.
+        let ids = parse_run_id(meta.run_id).and_then(|run| {
+            let agent = parse_agent(meta.agent)?;
+            let approval = parse_approval_id(meta.approval_id)?;
+            Ok((run, agent, approval))
+        });
+        if let Ok((run, _, _)) = &ids {
+            audit.run_id = *run;
+        }
         let Some(entry) = self.registry.get(name) else {
             let message = format!(
                 "unknown tool `{name}`: this gateway offers {}",
                 self.registry.listed_names()
             );
-            let run = run_id.as_ref().ok().and_then(|(r, _)| *r);
-            audit(
-                Arc::from(name),
-                run,
-                AuditDecision::Rejected {
-                    reason: message.clone(),
-                },
-                AuditOutcome::NotRun,
-            );
-            return error_result(message);
+            return audit.reject(message);
         };
-        let (run_id, agent) = match run_id {
+        audit.tool = entry.name.clone();
+        let (run_id, agent, approval_id) = match ids {
             Ok(ids) => ids,
-            Err(message) => {
-                audit(
-                    entry.name.clone(),
-                    None,
-                    AuditDecision::Rejected {
-                        reason: message.clone(),
-                    },
-                    AuditOutcome::NotRun,
-                );
-                return error_result(message);
-            }
+            Err(message) => return audit.reject(message),
         };
+        let agent: Arc<str> = agent.map_or_else(|| self.default_agent.clone(), Arc::from);
+        audit.agent = Some(agent.clone());
         let invocation = match entry.toolset.decode(name, &arguments) {
             Ok(invocation) => invocation,
-            Err(e) => {
-                let message = e.to_string();
-                audit(
-                    entry.name.clone(),
-                    run_id,
-                    AuditDecision::Rejected {
-                        reason: message.clone(),
-                    },
-                    AuditOutcome::NotRun,
-                );
-                return error_result(message);
-            }
+            Err(e) => return audit.reject(e.to_string()),
         };
 
         // 2. Policy.
@@ -138,35 +121,40 @@ impl Pipeline {
             arguments: &arguments,
             facts: &facts,
             run_id,
-            agent: agent.unwrap_or(&self.default_agent),
+            agent: &agent,
             now,
         };
         match self.policy.decide(&request) {
             Decision::Allow => {}
-            Decision::Deny { reason, .. } => {
+            Decision::Deny { policy_ids, reason } => {
+                audit.policy_ids = policy_ids;
                 let message = format!("denied by policy: {reason}");
-                audit(
-                    entry.name.clone(),
-                    run_id,
-                    AuditDecision::Denied { reason },
-                    AuditOutcome::NotRun,
-                );
+                audit.record(AuditDecision::Denied { reason }, AuditOutcome::NotRun);
                 return error_result(message);
             }
-            // 3. Approval. The seam for human approval: when approvals
-            //    exist, this is where a call waits for (or checks) a grant
-            //    bound to this exact call. Until then it does not run.
-            Decision::RequireApproval { reason, .. } => {
-                let message = format!(
-                    "`{name}` needs a human's approval ({reason}), and this gateway cannot ask for one yet: do the task another way or ask the user"
-                );
-                audit(
-                    entry.name.clone(),
+            // 3. Approval: the call runs only on a grant a human signed for
+            //    exactly this call; otherwise it is held and the run pauses.
+            Decision::RequireApproval { policy_ids, reason } => {
+                audit.policy_ids = policy_ids.clone();
+                let binding = CallBinding {
                     run_id,
-                    AuditDecision::ApprovalRequired { reason },
-                    AuditOutcome::NotRun,
-                );
-                return error_result(message);
+                    agent: agent.to_string(),
+                    tool: name.to_owned(),
+                    arguments_hash: audit.arguments_hash.clone(),
+                };
+                match self.approve(approval_id, binding, &arguments, policy_ids, &reason, now) {
+                    Ok(id) => audit.approval_id = Some(id),
+                    Err(held) => {
+                        let Held {
+                            result,
+                            id,
+                            decision,
+                        } = *held;
+                        audit.approval_id = id;
+                        audit.record(decision, AuditOutcome::NotRun);
+                        return result;
+                    }
+                }
             }
         }
 
@@ -209,8 +197,77 @@ impl Pipeline {
         };
 
         // 5. Audit.
-        audit(entry.name.clone(), run_id, AuditDecision::Allowed, outcome);
+        audit.record(AuditDecision::Allowed, outcome);
         result
+    }
+
+    /// The approval step for a call policy holds. `Ok`: a valid grant was
+    /// presented and is now spent. `Err`: the call does not run, with the
+    /// result the client gets and what to audit.
+    fn approve(
+        &self,
+        presented: Option<ApprovalId>,
+        binding: CallBinding,
+        arguments: &Value,
+        policy_ids: Vec<String>,
+        reason: &str,
+        now: std::time::SystemTime,
+    ) -> Result<ApprovalId, Box<Held>> {
+        let Some(approvals) = &self.approvals else {
+            return Err(Box::new(Held {
+                result: error_result(format!(
+                    "`{}` needs a human's approval ({reason}), and this gateway cannot ask for one: do the task another way or ask the user",
+                    binding.tool
+                )),
+                id: None,
+                decision: AuditDecision::ApprovalRequired {
+                    reason: reason.to_owned(),
+                },
+            }));
+        };
+        let now_ms = unix_ms(now);
+        let store_failed = |e: bureau_store::StoreError, id| {
+            tracing::error!(error = %e, "the approval store failed; the call is not run");
+            Box::new(Held {
+                result: error_result(format!(
+                    "`{}` needs a human's approval and the approval store failed ({e}); the call was not run",
+                    binding.tool
+                )),
+                id,
+                decision: AuditDecision::Denied {
+                    reason: format!("approval store failed: {e}"),
+                },
+            })
+        };
+        if let Some(id) = presented {
+            match approvals.redeem(id, &binding, now_ms) {
+                Ok(Ok(_)) => return Ok(id),
+                // Still waiting: hold again under the same id.
+                Ok(Err(Refusal::Pending(_))) => return Err(held(id, &binding.tool, reason)),
+                Ok(Err(refusal)) => {
+                    let message = refusal.to_string();
+                    return Err(Box::new(Held {
+                        result: error_result(message.clone()),
+                        id: Some(id),
+                        decision: AuditDecision::Denied { reason: message },
+                    }));
+                }
+                Err(e) => return Err(store_failed(e, Some(id))),
+            }
+        }
+        let id = ApprovalId::new();
+        let request = ApprovalRequest {
+            id,
+            binding: binding.clone(),
+            arguments: canonical_arguments(arguments),
+            reason: reason.to_owned(),
+            policy_ids,
+            created_at_ms: now_ms,
+        };
+        if let Err(e) = approvals.request(&request) {
+            return Err(store_failed(e, None));
+        }
+        Err(held(id, &binding.tool, reason))
     }
 
     async fn run(
@@ -251,6 +308,94 @@ fn parse_run_id(value: Option<&Value>) -> Result<Option<RunId>, String> {
         Some(_) => Err(format!(
             "invalid run id in _meta[\"{}\"]: it must be a string holding a UUID",
             meta::RUN_ID
+        )),
+    }
+}
+
+/// The result of a held call: an error the model can read, and the
+/// approval id in structured content for the control plane.
+fn held(id: ApprovalId, tool: &str, reason: &str) -> Box<Held> {
+    let mut result = error_result(format!(
+        "`{tool}` is held for a human's approval ({reason}); approval id {id}. The run pauses until someone approves or denies it."
+    ));
+    result.structured_content = Some(serde_json::json!({
+        meta::APPROVAL_REQUIRED: {"id": id.to_string(), "reason": reason}
+    }));
+    Box::new(Held {
+        result,
+        id: Some(id),
+        decision: AuditDecision::ApprovalRequired {
+            reason: reason.to_owned(),
+        },
+    })
+}
+
+struct Held {
+    result: CallToolResult,
+    id: Option<ApprovalId>,
+    decision: AuditDecision,
+}
+
+/// What one call's audit event says so far; recorded exactly once.
+struct Audit<'a> {
+    sink: &'a dyn AuditSink,
+    started: Instant,
+    tool: Arc<str>,
+    arguments_hash: String,
+    run_id: Option<RunId>,
+    agent: Option<Arc<str>>,
+    policy_ids: Vec<String>,
+    approval_id: Option<ApprovalId>,
+}
+
+impl Audit<'_> {
+    fn record(self, decision: AuditDecision, outcome: AuditOutcome) {
+        self.sink.record(AuditEvent {
+            tool: self.tool,
+            arguments_hash: self.arguments_hash,
+            run_id: self.run_id,
+            agent: self.agent,
+            decision,
+            policy_ids: self.policy_ids,
+            approval_id: self.approval_id,
+            outcome,
+            duration: self.started.elapsed(),
+        });
+    }
+
+    /// Refused before policy: unknown tool, bad meta, bad arguments.
+    fn reject(self, message: String) -> CallToolResult {
+        let result = error_result(message.clone());
+        self.record(
+            AuditDecision::Rejected { reason: message },
+            AuditOutcome::NotRun,
+        );
+        result
+    }
+}
+
+fn canonical_arguments(arguments: &Value) -> Value {
+    serde_json::from_str(&bureau_protocol::canonical_json(arguments)).unwrap_or(Value::Null)
+}
+
+fn unix_ms(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `_meta[APPROVAL_ID]`: an approval id string, or absent.
+fn parse_approval_id(value: Option<&Value>) -> Result<Option<ApprovalId>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => s.parse::<ApprovalId>().map(Some).map_err(|_| {
+            format!(
+                "invalid approval id in _meta[\"{}\"]: it must be a string holding a UUID",
+                meta::APPROVAL_ID
+            )
+        }),
+        Some(_) => Err(format!(
+            "invalid approval id in _meta[\"{}\"]: it must be a string holding a UUID",
+            meta::APPROVAL_ID
         )),
     }
 }
@@ -336,6 +481,7 @@ mod bench {
         CallMeta {
             run_id: Some(run),
             agent: None,
+            approval_id: None,
         }
     }
 
@@ -354,6 +500,7 @@ mod bench {
             workspaces: Workspaces::new(&config).unwrap(),
             call_timeout: Duration::from_secs(30),
             default_agent: Arc::from("default"),
+            approvals: None,
         };
         std::fs::write(dir.path().join("d/small.txt"), "hello world\n".repeat(10)).unwrap();
         let run = RunId::new();

@@ -50,6 +50,8 @@ pub struct GatewayParts {
     pub audit: Arc<dyn AuditSink>,
     pub policy: Arc<dyn Policy>,
     pub toolsets: Vec<Arc<dyn Toolset>>,
+    /// Where calls policy holds wait for a human; `None` refuses them.
+    pub approvals: Option<bureau_store::Approvals>,
 }
 
 impl Gateway {
@@ -65,6 +67,7 @@ impl Gateway {
             audit,
             policy: Arc::new(policy),
             toolsets: vec![files],
+            approvals: None,
         })
     }
 
@@ -76,6 +79,7 @@ impl Gateway {
             audit,
             policy,
             toolsets,
+            approvals,
         } = parts;
         let registry = Registry::new(toolsets, policy.as_ref())?;
         let workspaces = Workspaces::new(&config)?;
@@ -93,6 +97,7 @@ impl Gateway {
             workspaces,
             call_timeout: config.call_timeout,
             default_agent: Arc::from(config.default_agent.as_str()),
+            approvals,
         };
         Ok(Self {
             inner: Arc::new(Inner { pipeline, info }),

@@ -133,6 +133,7 @@ async fn panics_and_timeouts_end_in_error_results() {
             Arc::new(FilesToolset::default()),
             Arc::new(Faulty::new(gate.clone())),
         ],
+        approvals: None,
     })
     .unwrap();
     let client = connect(&gateway, Era::Legacy).await;
@@ -207,6 +208,7 @@ async fn calls_that_need_approval_do_not_run_yet() {
         audit: audit.clone(),
         policy: Arc::new(ApproveWrites),
         toolsets: vec![Arc::new(FilesToolset::default())],
+        approvals: None,
     })
     .unwrap();
     let client = connect(&gateway, Era::Modern).await;
@@ -265,6 +267,7 @@ fn bad_configuration_fails_at_start_with_a_fix() {
             Arc::new(FilesToolset::default()),
             Arc::new(FilesToolset::default()),
         ],
+        approvals: None,
     })
     .err()
     .unwrap();

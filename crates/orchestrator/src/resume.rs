@@ -13,6 +13,10 @@ use crate::run::truncate_for_model;
 /// What the model is told about a call that was in flight at a crash.
 pub(crate) const INTERRUPTED: &str = "interrupted: the process stopped while this call was in flight, so it may or may not have taken effect; check its effect before repeating it";
 
+/// What the model is told about a held call the run went on without.
+pub(crate) const NEVER_APPROVED: &str =
+    "not run: the call was held for a human's approval and the run went on without it";
+
 /// A run's state, as its journal tells it.
 pub(crate) struct Replay {
     /// Assistant and tool messages after the system prompt and the task.
@@ -24,6 +28,9 @@ pub(crate) struct Replay {
     /// Calls started but never finished, in the model's order; `messages`
     /// already tells the model they were interrupted.
     pub(crate) interrupted: Vec<ToolCall>,
+    /// Calls of the last turn held for a human's approval, with the
+    /// approval id, not yet answered: presented again on resume.
+    pub(crate) held: Vec<(ToolCall, String)>,
     /// The seq the next record takes.
     pub(crate) next_seq: u64,
     /// The last model answer asked for no tools: the run had finished, only
@@ -38,6 +45,7 @@ pub(crate) fn replay(steps: &[StepRecord], max_result_chars: usize) -> Replay {
         usages: Vec::new(),
         call_hashes: Vec::new(),
         interrupted: Vec::new(),
+        held: Vec::new(),
         next_seq: steps.iter().map(|s| s.seq + 1).max().unwrap_or(0),
         final_text: None,
     };
@@ -61,6 +69,16 @@ pub(crate) fn replay(steps: &[StepRecord], max_result_chars: usize) -> Replay {
                 // A new model answer closes the previous turn: anything still
                 // open there was cut off (the journal says so by absence).
                 close(&mut open, &mut r);
+                // Held calls the run went on without (not expected: a held
+                // call pauses the run) never ran.
+                for (call, _) in r.held.drain(..) {
+                    r.messages.push(Message::Tool {
+                        tool_call_id: call.id.clone(),
+                        name: call.name.clone(),
+                        content: NEVER_APPROVED.to_owned(),
+                        is_error: true,
+                    });
+                }
                 r.turns = r.turns.max(*turn);
                 r.usages.push(response.usage);
                 r.messages.push(Message::assistant(&response.turn));
@@ -78,7 +96,22 @@ pub(crate) fn replay(steps: &[StepRecord], max_result_chars: usize) -> Replay {
             JournalEntry::ToolCallFinished {
                 id, name, result, ..
             } => {
-                open.retain(|c| &c.id != id);
+                let call = open
+                    .iter()
+                    .position(|c| &c.id == id)
+                    .map(|i| open.remove(i))
+                    .or_else(|| {
+                        r.held
+                            .iter()
+                            .position(|(c, _)| &c.id == id)
+                            .map(|i| r.held.remove(i).0)
+                    });
+                if let Some(approval) = crate::run::held_for_approval(result) {
+                    if let Some(call) = call {
+                        r.held.push((call, approval));
+                    }
+                    continue;
+                }
                 r.messages.push(Message::Tool {
                     tool_call_id: id.clone(),
                     name: name.clone(),

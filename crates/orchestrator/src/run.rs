@@ -36,6 +36,8 @@ pub struct RunRequest {
 enum Next {
     CallModel,
     RunTools(Vec<ToolCall>),
+    /// Calls held for approval, with their approval ids, to present again.
+    Held(Vec<(ToolCall, String)>),
     Exhausted {
         status: RunStatus,
         reason: String,
@@ -189,6 +191,7 @@ impl<'a> RunLoop<'a> {
                 reason: "the model gave a final answer".into(),
                 answer,
             },
+            None if !replay.held.is_empty() => Next::Held(replay.held),
             None => Next::CallModel,
         };
         self.drive(next).await
@@ -205,6 +208,7 @@ impl<'a> RunLoop<'a> {
             next = match next {
                 Next::CallModel => self.call_model().await?,
                 Next::RunTools(calls) => self.run_tools(calls).await?,
+                Next::Held(held) => self.run_held(held).await?,
                 Next::Exhausted { status, reason } => self.exhausted(status, reason).await?,
                 Next::Finish {
                     status,
@@ -417,7 +421,7 @@ impl<'a> RunLoop<'a> {
         let pending: Vec<_> = calls
             .iter()
             .enumerate()
-            .map(|(i, call)| this.execute(call, first_seq + i as u64))
+            .map(|(i, call)| this.execute(call, first_seq + i as u64, None))
             .collect();
         let results = this.guarded(
             futures::stream::iter(pending)
@@ -449,6 +453,7 @@ impl<'a> RunLoop<'a> {
         };
         let limit = self.req.agent.max_tool_result_chars;
         let mut records = Vec::with_capacity(results.len());
+        let mut held = Vec::new();
         for (call, done) in calls.into_iter().zip(results) {
             let preview = truncate_for_model(done.result.to_model_text(), limit);
             self.emit(|| RunEvent::ToolFinished {
@@ -464,6 +469,9 @@ impl<'a> RunLoop<'a> {
                 content: preview,
                 is_error: done.result.is_error,
             });
+            if let Some(id) = held_for_approval(&done.result) {
+                held.push(format!("`{}` (approval {id})", call.name));
+            }
             let rec = self.record(JournalEntry::ToolCallFinished {
                 turn,
                 id: call.id,
@@ -475,12 +483,55 @@ impl<'a> RunLoop<'a> {
             records.push(rec);
         }
         self.journal.append(records).await?;
-        Ok(Next::CallModel)
+        Ok(paused_or(held, Next::CallModel))
+    }
+
+    /// Presents held calls again with their approval ids, on resume: a call
+    /// a human approved runs now; one still pending keeps the run paused;
+    /// a denial or expiry reaches the model as the call's error.
+    async fn run_held(&mut self, held: Vec<(ToolCall, String)>) -> Result<Next, OrchestratorError> {
+        let turn = self.turns;
+        let limit = self.req.agent.max_tool_result_chars;
+        let mut records = Vec::with_capacity(held.len());
+        let mut still = Vec::new();
+        for (call, approval) in held {
+            let seq = self.seq;
+            let done = self.execute(&call, seq, Some(&approval)).await;
+            if let Some(id) = held_for_approval(&done.result) {
+                still.push(format!("`{}` (approval {id})", call.name));
+            } else {
+                let preview = truncate_for_model(done.result.to_model_text(), limit);
+                self.emit(|| RunEvent::ToolFinished {
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    outcome: done.outcome,
+                    preview: preview.clone(),
+                    duration_ms: done.duration_ms,
+                });
+                self.conversation.messages.push(Message::Tool {
+                    tool_call_id: call.id.clone(),
+                    name: call.name.clone(),
+                    content: preview,
+                    is_error: done.result.is_error,
+                });
+            }
+            let rec = self.record(JournalEntry::ToolCallFinished {
+                turn,
+                id: call.id,
+                name: call.name,
+                outcome: done.outcome,
+                result: done.result,
+                duration_ms: done.duration_ms,
+            });
+            records.push(rec);
+        }
+        self.journal.append(records).await?;
+        Ok(paused_or(still, Next::CallModel))
     }
 
     /// One call: offered? circuit closed? then the call, with retries for
     /// failures that are safe to retry.
-    async fn execute(&self, call: &ToolCall, seq: u64) -> Done {
+    async fn execute(&self, call: &ToolCall, seq: u64, approval: Option<&str>) -> Done {
         let started = Instant::now();
         let done = |outcome, result| Done {
             outcome,
@@ -524,13 +575,18 @@ impl<'a> RunLoop<'a> {
             meta::IDEMPOTENCY_KEY.into(),
             Value::String(format!("{}:{seq}", self.req.run_id)),
         );
+        if let Some(id) = approval {
+            meta.insert(meta::APPROVAL_ID.into(), Value::String(id.to_owned()));
+        }
         let policy = &self.req.agent.tool_retry;
         let mut attempt = 1;
         loop {
             match self.host.call(call, &meta).await {
                 Ok(result) => {
                     self.breaker(|b| b.success(&call.name));
-                    let outcome = if result.is_error {
+                    let outcome = if held_for_approval(&result).is_some() {
+                        ToolOutcome::ApprovalRequired
+                    } else if result.is_error {
                         ToolOutcome::ToolError
                     } else {
                         ToolOutcome::Ok
@@ -649,6 +705,32 @@ impl<'a> RunLoop<'a> {
                 })
             }
         }
+    }
+}
+
+/// The approval id of a result the gateway held for a human.
+pub(crate) fn held_for_approval(result: &ToolResult) -> Option<String> {
+    result
+        .structured
+        .as_ref()?
+        .get(meta::APPROVAL_REQUIRED)?
+        .get("id")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Pauses the run when calls are held for approval, else goes on.
+fn paused_or(held: Vec<String>, next: Next) -> Next {
+    if held.is_empty() {
+        return next;
+    }
+    Next::Finish {
+        status: RunStatus::AwaitingApproval,
+        reason: format!(
+            "waiting for a human to approve {}; approve or deny with `bureau approvals`, then resume the run",
+            held.join(", ")
+        ),
+        answer: None,
     }
 }
 

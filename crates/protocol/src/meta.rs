@@ -16,3 +16,8 @@ pub const AGENT: &str = "dev.bureau/agent";
 /// An approval id (an [`crate::ApprovalId`] string) a call presents to be
 /// let through a hold: the gateway checks the signed grant stored under it.
 pub const APPROVAL_ID: &str = "dev.bureau/approval_id";
+
+/// Key of a tool result's structured content that marks a call held for a
+/// human: `{"id": "<approval id>", "reason": "…"}`. The control plane
+/// pauses the run when it sees it and presents the id again on resume.
+pub const APPROVAL_REQUIRED: &str = "dev.bureau/approval_required";

@@ -1,6 +1,8 @@
 //! Approvals as signed, single-use grants bound to one call, and the
 //! hash-chained audit log: each attack on them is refused or detected.
 
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
 use bureau_protocol::{ApprovalId, RunId};
 use bureau_store::{
     ApprovalRequest, ApprovalState, AuditRecord, CallBinding, ControlStore, GrantKey, Refusal,

@@ -1,5 +1,7 @@
 //! One module per command group.
 
+pub mod approvals;
+pub mod audit;
 pub mod config;
 pub mod mcp;
 pub mod policy;
@@ -25,6 +27,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mcp { command } => mcp::execute(&ctx, command).await,
         Command::Config { command } => config::execute(&ctx, command),
         Command::Policy { command } => policy::execute(command),
+        Command::Approvals { command } => approvals::execute(&ctx, command),
+        Command::Audit(args) => audit::execute(&ctx, args),
         Command::Bench { command } => crate::bench::execute(&ctx, command).await,
     }
 }
