@@ -8,16 +8,18 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use bureau_config::{Config, ModelConfig, Price, Provider};
 use bureau_gateway::{
-    AllowList, CedarPolicy, ChainedAudit, Gateway, GatewayConfig, GatewayParts, Policy,
+    AllowList, CedarPolicy, ChainedAudit, Gateway, GatewayConfig, GatewayParts, Policy, Upstream,
 };
 use bureau_llm::{
     AnthropicClient, AnthropicConfig, ModelClient, OpenAiClient, OpenAiConfig, RetryPolicy,
     Retrying, ScriptedModel,
 };
 use bureau_mcp_client::{McpHub, Naming, in_process_pair};
+use bureau_protocol::{ToolCall, ToolResult, ToolSpec};
 use bureau_store::{ControlStore, GrantKey};
 use bureau_store::{Journal, NullJournal, SqliteJournal};
 use bureau_tools::{FilesToolset, Toolset};
+use serde_json::{Map, Value};
 
 /// Reads one environment variable (the only door to the environment).
 pub fn env_var(name: &str) -> Option<String> {
@@ -81,7 +83,10 @@ pub fn control_store(data_dir: &Path) -> anyhow::Result<ControlStore> {
     Ok(ControlStore::open(&data_dir.join("control.db"), key)?)
 }
 
-pub fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway> {
+/// Bureau's gateway: the built-in tools, and in front of every configured
+/// external MCP server (started here), so that their calls too pass policy,
+/// approval and audit.
+pub async fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway> {
     let workspaces_root = data_dir.join("workspaces");
     let default_workspace = workspaces_root.join("default");
     let gateway_config = GatewayConfig::new(
@@ -92,17 +97,22 @@ pub fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway> {
     let control = control_store(data_dir)?;
     let audit = Arc::new(ChainedAudit::new(control.audit()));
     let files: Arc<dyn Toolset> = Arc::new(FilesToolset::new(gateway_config.files));
+    let upstream = upstream(config).await?;
     let policy: Arc<dyn Policy> = match &config.policy.dir {
         Some(dir) => {
             let policies = bureau_policy::load(dir)
                 .with_context(|| format!("cannot load the policies in {}", dir.display()))?;
             Arc::new(CedarPolicy::new(Arc::new(policies), "anonymous"))
         }
-        // The embedded default: the `[gateway] allowed_tools` allow-list.
+        // The embedded default: the `[gateway] allowed_tools` allow-list
+        // for built-in tools; the servers the user configured are allowed
+        // whole (agents narrow them with their `tools` patterns).
         None => {
             let list = AllowList::new(&gateway_config.allowed_tools)?;
             list.check_against(files.tools().iter().map(|t| t.spec.name.as_str()))?;
-            Arc::new(list)
+            let mut patterns = gateway_config.allowed_tools.clone();
+            patterns.extend(config.mcp_servers.iter().map(|s| format!("{}.*", s.name)));
+            Arc::new(AllowList::new(&patterns)?)
         }
     };
     Ok(Gateway::from_parts(GatewayParts {
@@ -111,12 +121,44 @@ pub fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway> {
         policy,
         toolsets: vec![files],
         approvals: Some(control.approvals()),
+        upstream,
     })?)
 }
 
-/// The hub every run reaches tools through: the built-in gateway in-process,
-/// plus every configured external MCP server.
-pub async fn tool_hub(gateway: &Gateway, config: &Config) -> anyhow::Result<McpHub> {
+/// Starts every configured external MCP server behind one hub.
+async fn upstream(config: &Config) -> anyhow::Result<Option<Arc<dyn Upstream>>> {
+    if config.mcp_servers.is_empty() {
+        return Ok(None);
+    }
+    let mut hub = McpHub::new(&env_var);
+    for server in &config.mcp_servers {
+        hub.connect(server)
+            .await
+            .with_context(|| format!("cannot start MCP server `{}`", server.name))?;
+    }
+    Ok(Some(Arc::new(HubUpstream(hub))))
+}
+
+/// The MCP client hub as the gateway's upstream.
+struct HubUpstream(McpHub);
+
+#[async_trait::async_trait]
+impl Upstream for HubUpstream {
+    fn tools(&self) -> Vec<ToolSpec> {
+        self.0.tools().to_vec()
+    }
+
+    async fn call(&self, call: &ToolCall, meta: &Map<String, Value>) -> Result<ToolResult, String> {
+        self.0
+            .call_tool(call, meta)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The hub every run reaches tools through: the gateway, in-process. Every
+/// tool, built-in or external, is reached through it.
+pub async fn tool_hub(gateway: &Gateway) -> anyhow::Result<McpHub> {
     let (client_side, server_side) = in_process_pair();
     let gw = gateway.clone();
     tokio::spawn(async move {
@@ -133,11 +175,6 @@ pub async fn tool_hub(gateway: &Gateway, config: &Config) -> anyhow::Result<McpH
     )
     .await
     .context("cannot reach the built-in gateway")?;
-    for server in &config.mcp_servers {
-        hub.connect(server)
-            .await
-            .with_context(|| format!("cannot start MCP server `{}`", server.name))?;
-    }
     Ok(hub)
 }
 

@@ -119,8 +119,8 @@ async fn orchestrator(ctx: &Context, args: OrchestratorBench) -> anyhow::Result<
         JournalKind::Sqlite => app::open_journal(&base, &config)?,
         JournalKind::None => app::null_journal(),
     };
-    let gateway = app::gateway(&base, &config)?;
-    let hub = Arc::new(app::tool_hub(&gateway, &config).await?);
+    let gateway = app::gateway(&base, &config).await?;
+    let hub = Arc::new(app::tool_hub(&gateway).await?);
     let orchestrator = Orchestrator::new(Arc::new(model), hub.clone(), journal);
     let permits = Arc::new(tokio::sync::Semaphore::new(
         args.concurrency.unwrap_or(args.runs).max(1),

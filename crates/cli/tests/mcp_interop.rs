@@ -6,6 +6,7 @@
 #![expect(
     clippy::expect_used,
     clippy::panic,
+    clippy::unwrap_used,
     reason = "test helpers fail loudly"
 )]
 
@@ -228,5 +229,136 @@ fn mcp_tools_aggregates_the_gateway_and_a_configured_reference_server() {
         results[1].contains("via MCP"),
         "echo answered: {}",
         results[1]
+    );
+    // Both went through the gateway: each call is in its audit log.
+    let mut audit = audit_of(dir.path(), run_id);
+    audit.sort();
+    assert_eq!(
+        audit,
+        [
+            ("everything.echo".to_owned(), "allowed".to_owned()),
+            ("time.get_current_time".to_owned(), "allowed".to_owned())
+        ]
+    );
+}
+
+fn audit_of(data_dir: &Path, run_id: &str) -> Vec<(String, String)> {
+    let out = Command::new(BUREAU)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["audit", "--run", run_id, "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["record"]["tool"].as_str().unwrap().to_owned(),
+                e["record"]["decision"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// External servers sit behind the gateway: their calls are decided by
+/// the same Cedar policies (`Action::"call"` on `Server::"<name>"`) and
+/// land in the same audit log. The agent may ask the time but not echo.
+#[test]
+fn external_server_calls_pass_the_gateway_policy_and_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(
+        policies.join("external.cedar"),
+        r#"
+// example allow: {"agent": "default", "tool": "time.get_current_time"}
+// example deny: {"agent": "default", "tool": "everything.echo"}
+@id("may-ask-the-time")
+permit (principal == Agent::"default", action == Action::"call", resource == Server::"time")
+when { context.tool == "time.get_current_time" };
+"#,
+    )
+    .unwrap();
+    let everything =
+        deps::node_package_file("@modelcontextprotocol/server-everything", "dist/index.js");
+    let config = dir.path().join("bureau.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[policy]\ndir = {:?}\n\n[mcp_servers.everything]\ncommand = \"node\"\nargs = [{:?}, \"stdio\"]\nconnect_timeout = \"30s\"\n\n[mcp_servers.time]\ncommand = {:?}\nconnect_timeout = \"30s\"\n",
+            policies.display().to_string(),
+            everything.display().to_string(),
+            deps::venv_bin("mcp-server-time").display().to_string()
+        ),
+    )
+    .unwrap();
+    let script = dir.path().join("script.json");
+    std::fs::write(
+        &script,
+        serde_json::json!({"turns": [
+            {"tool_calls": [
+                {"name": "time.get_current_time", "arguments": {"timezone": "UTC"}},
+                {"name": "everything.echo", "arguments": {"message": "exfiltrate"}}
+            ]},
+            {"text": "done"}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let out = Command::new(BUREAU)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "run",
+            "--json",
+            "--model",
+            &format!("scripted:{}", script.display()),
+            "what time is it?",
+        ])
+        .output()
+        .unwrap();
+    let summary = last_json_line(&out.stdout);
+    assert_eq!(
+        summary["status"],
+        "completed",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run_id = summary["run_id"].as_str().unwrap();
+    let out = Command::new(BUREAU)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["runs", "show", run_id, "--json"])
+        .output()
+        .unwrap();
+    let shown = last_json_line(&out.stdout);
+    let results: Vec<String> = shown["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["entry"]["kind"] == "tool_call_finished")
+        .map(|s| s["entry"]["result"].to_string())
+        .collect();
+    assert!(results[0].contains("UTC"), "{}", results[0]);
+    assert!(
+        results[1].contains(
+            "denied by policy: no policy permits agent `default` to call `everything.echo`"
+        ),
+        "{}",
+        results[1]
+    );
+    let mut audit = audit_of(dir.path(), run_id);
+    audit.sort();
+    assert_eq!(
+        audit,
+        [
+            ("everything.echo".to_owned(), "denied".to_owned()),
+            ("time.get_current_time".to_owned(), "allowed".to_owned())
+        ]
     );
 }

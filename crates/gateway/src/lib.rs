@@ -17,6 +17,7 @@ mod pipeline;
 mod policy;
 mod registry;
 mod server;
+mod upstream;
 mod workspaces;
 
 pub use audit::{
@@ -26,3 +27,4 @@ pub use config::GatewayConfig;
 pub use error::GatewayError;
 pub use policy::{AllowList, CallRequest, CedarPolicy, Policy};
 pub use server::{Gateway, GatewayParts};
+pub use upstream::{UPSTREAM_FAILURE, Upstream};

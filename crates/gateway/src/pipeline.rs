@@ -6,15 +6,24 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bureau_protocol::{ApprovalId, Content, Decision, RunId, ToolResult, arguments_hash, meta};
+use bureau_protocol::{
+    ApprovalId, Content, Decision, RunId, ToolCall, ToolCallId, ToolResult, arguments_hash, meta,
+};
 use bureau_store::{ApprovalRequest, Approvals, CallBinding, Refusal};
-use bureau_tools::{Execution, Invocation, ToolContext, ToolError};
+use bureau_tools::{Execution, Invocation, PolicyFacts, ToolContext, ToolError};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde_json::Value;
 
 use crate::audit::{AuditDecision, AuditEvent, AuditOutcome, AuditSink};
 use crate::policy::{CallRequest, Policy};
-use crate::registry::Registry;
+use crate::registry::{Registry, Source};
+use crate::{UPSTREAM_FAILURE, Upstream};
+
+/// A decoded call's work.
+enum Work {
+    Builtin(Box<dyn Invocation>),
+    Upstream(Arc<dyn Upstream>),
+}
 use crate::workspaces::Workspaces;
 
 pub(crate) struct Pipeline {
@@ -33,16 +42,27 @@ pub(crate) struct Pipeline {
 /// the model; raw values, validated here).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct CallMeta<'a> {
+    pub(crate) idempotency_key: Option<&'a Value>,
     pub(crate) run_id: Option<&'a Value>,
     pub(crate) agent: Option<&'a Value>,
     pub(crate) approval_id: Option<&'a Value>,
 }
 
 impl<'a> CallMeta<'a> {
+    /// The values passed on to upstream servers.
+    fn forward(&self, key: &str) -> Option<&'a Value> {
+        match key {
+            meta::RUN_ID => self.run_id,
+            meta::IDEMPOTENCY_KEY => self.idempotency_key,
+            _ => None,
+        }
+    }
+
     /// Reads the keys from `_meta` objects, the first that has each.
     pub(crate) fn from_maps(maps: &[Option<&'a serde_json::Map<String, Value>>]) -> Self {
         let get = |key: &str| maps.iter().flatten().find_map(|m| m.get(key));
         Self {
+            idempotency_key: get(meta::IDEMPOTENCY_KEY),
             run_id: get(meta::RUN_ID),
             agent: get(meta::AGENT),
             approval_id: get(meta::APPROVAL_ID),
@@ -53,6 +73,8 @@ impl<'a> CallMeta<'a> {
 /// How running a tool ended, short of a result.
 enum Failure {
     Tool(ToolError),
+    /// An upstream server did not answer.
+    Upstream(String),
     Panicked,
     TimedOut,
 }
@@ -109,13 +131,27 @@ impl Pipeline {
         };
         let agent: Arc<str> = agent.map_or_else(|| self.default_agent.clone(), Arc::from);
         audit.agent = Some(agent.clone());
-        let invocation = match entry.toolset.decode(name, &arguments) {
-            Ok(invocation) => invocation,
-            Err(e) => return audit.reject(e.to_string()),
+        let (work, facts) = match &entry.source {
+            Source::Builtin(toolset) => match toolset.decode(name, &arguments) {
+                Ok(invocation) => {
+                    let facts = invocation.facts();
+                    (Work::Builtin(invocation), facts)
+                }
+                Err(e) => return audit.reject(e.to_string()),
+            },
+            // The upstream server checks its own arguments; an object is
+            // all MCP asks of them here.
+            Source::Upstream(up) => match &arguments {
+                Value::Object(_) => (Work::Upstream(up.clone()), PolicyFacts::default()),
+                _ => {
+                    return audit.reject(format!(
+                        "invalid arguments for `{name}`: arguments must be a JSON object"
+                    ));
+                }
+            },
         };
 
         // 2. Policy.
-        let facts = invocation.facts();
         let request = CallRequest {
             tool: &entry.def,
             arguments: &arguments,
@@ -159,7 +195,24 @@ impl Pipeline {
         }
 
         // 4. The tool.
-        let (result, outcome) = match self.run(invocation, run_id).await {
+        let ran = match work {
+            Work::Builtin(invocation) => self.run(invocation, run_id).await,
+            Work::Upstream(up) => {
+                let call = ToolCall {
+                    id: ToolCallId::new("gateway"),
+                    name: name.to_owned(),
+                    arguments,
+                };
+                let mut forward = serde_json::Map::new();
+                for key in [meta::RUN_ID, meta::IDEMPOTENCY_KEY] {
+                    if let Some(v) = meta.forward(key) {
+                        forward.insert(key.to_owned(), v.clone());
+                    }
+                }
+                up.call(&call, &forward).await.map_err(Failure::Upstream)
+            }
+        };
+        let (result, outcome) = match ran {
             Ok(result) => {
                 let outcome = if result.is_error {
                     AuditOutcome::ToolError {
@@ -176,6 +229,13 @@ impl Pipeline {
                     error_result(message.clone()),
                     AuditOutcome::ToolError { message },
                 )
+            }
+            Err(Failure::Upstream(message)) => {
+                let mut result = error_result(format!(
+                    "`{name}` could not be reached: {message}; try again later or use another tool"
+                ));
+                result.structured_content = Some(serde_json::json!({ UPSTREAM_FAILURE: true }));
+                (result, AuditOutcome::ToolError { message })
             }
             Err(Failure::Panicked) => {
                 tracing::error!(
@@ -479,6 +539,7 @@ mod bench {
 
     fn run_meta(run: &Value) -> CallMeta<'_> {
         CallMeta {
+            idempotency_key: None,
             run_id: Some(run),
             agent: None,
             approval_id: None,
@@ -494,7 +555,7 @@ mod bench {
         let policy = Arc::new(AllowList::new(&["files.*".to_owned()]).unwrap());
         let audit = MemoryAudit::new();
         let pipeline = Pipeline {
-            registry: Registry::new(vec![files.clone()], policy.as_ref()).unwrap(),
+            registry: Registry::new(vec![files.clone()], None, policy.as_ref()).unwrap(),
             policy,
             audit: audit.clone(),
             workspaces: Workspaces::new(&config).unwrap(),

@@ -192,12 +192,14 @@ impl CedarPolicy {
 }
 
 fn policy_resource(call: &CallRequest<'_>) -> Option<PolicyResource> {
-    let kind = call.tool.needs.first().map(|r| r.resource);
+    // A tool that declares no needs is another server's: policy makes it
+    // `Server::"<server>"` itself.
+    let kind = call.tool.needs.first()?.resource;
     let named = || call.facts.resource.clone().unwrap_or_default();
     Some(match kind {
-        Some(Resource::Database) => PolicyResource::Database(named()),
-        Some(Resource::Bucket) => PolicyResource::Bucket(named()),
-        Some(Resource::Workspace | Resource::Sandbox) | None => PolicyResource::Workspace(
+        Resource::Database => PolicyResource::Database(named()),
+        Resource::Bucket => PolicyResource::Bucket(named()),
+        Resource::Workspace | Resource::Sandbox => PolicyResource::Workspace(
             call.run_id
                 .map_or_else(|| "default".to_owned(), |r| r.to_string()),
         ),

@@ -6,14 +6,23 @@ use std::sync::Arc;
 
 use bureau_protocol::ToolSpec;
 use bureau_tools::{ToolDef, Toolset};
+
+use crate::Upstream;
 use rmcp::model::{Tool, ToolAnnotations};
 
 use crate::{GatewayError, Policy};
 
+/// Where a tool's work happens.
+#[derive(Clone)]
+pub(crate) enum Source {
+    Builtin(Arc<dyn Toolset>),
+    Upstream(Arc<dyn Upstream>),
+}
+
 pub(crate) struct Entry {
     pub(crate) def: ToolDef,
     pub(crate) name: Arc<str>,
-    pub(crate) toolset: Arc<dyn Toolset>,
+    pub(crate) source: Source,
     pub(crate) tool: Tool,
     /// Shown in `tools/list` (policy may allow some call of it).
     pub(crate) listed: bool,
@@ -31,26 +40,43 @@ pub(crate) struct Registry {
 impl Registry {
     pub(crate) fn new(
         toolsets: Vec<Arc<dyn Toolset>>,
+        upstream: Option<Arc<dyn Upstream>>,
         policy: &dyn Policy,
     ) -> Result<Self, GatewayError> {
-        let mut entries = Vec::new();
-        let mut by_name = HashMap::new();
+        let mut sources: Vec<(ToolDef, Source)> = Vec::new();
         for toolset in toolsets {
             for def in toolset.tools() {
-                let name: Arc<str> = Arc::from(def.spec.name.as_str());
-                if by_name.insert(name.clone(), entries.len()).is_some() {
-                    return Err(GatewayError::DuplicateTool {
-                        name: def.spec.name.clone(),
-                    });
-                }
-                entries.push(Entry {
-                    tool: to_mcp_tool(def),
-                    listed: policy.may_allow(def),
-                    def: def.clone(),
-                    name,
-                    toolset: toolset.clone(),
+                sources.push((def.clone(), Source::Builtin(toolset.clone())));
+            }
+        }
+        if let Some(up) = upstream {
+            for spec in up.tools() {
+                // What an upstream tool touches is its server's business;
+                // policy sees it as a call on `Server::"<server>"`.
+                let def = ToolDef {
+                    spec,
+                    needs: Vec::new(),
+                    read_only: false,
+                };
+                sources.push((def, Source::Upstream(up.clone())));
+            }
+        }
+        let mut entries = Vec::new();
+        let mut by_name = HashMap::new();
+        for (def, source) in sources {
+            let name: Arc<str> = Arc::from(def.spec.name.as_str());
+            if by_name.insert(name.clone(), entries.len()).is_some() {
+                return Err(GatewayError::DuplicateTool {
+                    name: def.spec.name.clone(),
                 });
             }
+            entries.push(Entry {
+                tool: to_mcp_tool(&def),
+                listed: policy.may_allow(&def),
+                def,
+                name,
+                source,
+            });
         }
         let listed: Vec<&Entry> = entries.iter().filter(|e| e.listed).collect();
         let listed_tools = listed.iter().map(|e| e.tool.clone()).collect();

@@ -52,6 +52,8 @@ pub struct GatewayParts {
     pub toolsets: Vec<Arc<dyn Toolset>>,
     /// Where calls policy holds wait for a human; `None` refuses them.
     pub approvals: Option<bureau_store::Approvals>,
+    /// Other MCP servers whose tools this gateway fronts.
+    pub upstream: Option<Arc<dyn crate::Upstream>>,
 }
 
 impl Gateway {
@@ -68,6 +70,7 @@ impl Gateway {
             policy: Arc::new(policy),
             toolsets: vec![files],
             approvals: None,
+            upstream: None,
         })
     }
 
@@ -80,8 +83,9 @@ impl Gateway {
             policy,
             toolsets,
             approvals,
+            upstream,
         } = parts;
-        let registry = Registry::new(toolsets, policy.as_ref())?;
+        let registry = Registry::new(toolsets, upstream, policy.as_ref())?;
         let workspaces = Workspaces::new(&config)?;
         let info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(

@@ -58,6 +58,7 @@ fn gateway_with(
         policy: Arc::new(CedarPolicy::new(Arc::new(policies), "alice")),
         toolsets: vec![files],
         approvals,
+        upstream: None,
     })
     .unwrap()
 }

@@ -134,6 +134,7 @@ async fn panics_and_timeouts_end_in_error_results() {
             Arc::new(Faulty::new(gate.clone())),
         ],
         approvals: None,
+        upstream: None,
     })
     .unwrap();
     let client = connect(&gateway, Era::Legacy).await;
@@ -209,6 +210,7 @@ async fn calls_that_need_approval_do_not_run_yet() {
         policy: Arc::new(ApproveWrites),
         toolsets: vec![Arc::new(FilesToolset::default())],
         approvals: None,
+        upstream: None,
     })
     .unwrap();
     let client = connect(&gateway, Era::Modern).await;
@@ -268,6 +270,7 @@ fn bad_configuration_fails_at_start_with_a_fix() {
             Arc::new(FilesToolset::default()),
         ],
         approvals: None,
+        upstream: None,
     })
     .err()
     .unwrap();

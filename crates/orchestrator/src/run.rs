@@ -582,6 +582,12 @@ impl<'a> RunLoop<'a> {
         let mut attempt = 1;
         loop {
             match self.host.call(call, &meta).await {
+                Ok(result) if upstream_failed(&result) => {
+                    // The gateway could not reach the tool's server: a
+                    // failure for the breaker, like a transport error.
+                    self.breaker(|b| b.failure(&call.name, Instant::now()));
+                    return done(ToolOutcome::Failed, result);
+                }
                 Ok(result) => {
                     self.breaker(|b| b.success(&call.name));
                     let outcome = if held_for_approval(&result).is_some() {
@@ -717,6 +723,15 @@ pub(crate) fn held_for_approval(result: &ToolResult) -> Option<String> {
         .get("id")?
         .as_str()
         .map(str::to_owned)
+}
+
+fn upstream_failed(result: &ToolResult) -> bool {
+    result
+        .structured
+        .as_ref()
+        .and_then(|s| s.get(meta::UPSTREAM_FAILURE))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// Pauses the run when calls are held for approval, else goes on.

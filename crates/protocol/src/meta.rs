@@ -21,3 +21,9 @@ pub const APPROVAL_ID: &str = "dev.bureau/approval_id";
 /// human: `{"id": "<approval id>", "reason": "…"}`. The control plane
 /// pauses the run when it sees it and presents the id again on resume.
 pub const APPROVAL_REQUIRED: &str = "dev.bureau/approval_required";
+
+/// Key of a tool result's structured content (`true`) marking a call that
+/// did not reach its upstream server (crashed, timed out, unreachable),
+/// as opposed to a tool that answered with an error. The control plane
+/// counts these toward its circuit breaker.
+pub const UPSTREAM_FAILURE: &str = "dev.bureau/upstream_failure";

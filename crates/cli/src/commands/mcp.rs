@@ -34,7 +34,7 @@ pub async fn execute(ctx: &Context, command: McpCommand) -> anyhow::Result<ExitC
     let (config, _) = app::load_config(ctx.config.as_deref())?;
     match command {
         McpCommand::Serve { stdio, http } => {
-            let gateway = app::gateway(&data_dir, &config)?;
+            let gateway = app::gateway(&data_dir, &config).await?;
             match (stdio, http) {
                 (true, _) => gateway.serve_stdio().await?,
                 (false, Some(addr)) => {
@@ -50,8 +50,8 @@ pub async fn execute(ctx: &Context, command: McpCommand) -> anyhow::Result<ExitC
             }
         }
         McpCommand::Tools { json } => {
-            let gateway = app::gateway(&data_dir, &config)?;
-            let hub = app::tool_hub(&gateway, &config).await?;
+            let gateway = app::gateway(&data_dir, &config).await?;
+            let hub = app::tool_hub(&gateway).await?;
             if json {
                 println!(
                     "{}",

@@ -142,8 +142,8 @@ pub async fn resume(ctx: &Context, args: ResumeArgs) -> anyhow::Result<ExitCode>
     agent.cost_budget_usd = agent.cost_budget_usd.map(|b| b.max(used.1) + args.add_cost);
     let model = args.model.unwrap_or_else(|| view.run.model.clone());
     let choice = app::model_choice(&model, &config)?;
-    let gateway = app::gateway(&data_dir, &config)?;
-    let hub = Arc::new(app::tool_hub(&gateway, &config).await?);
+    let gateway = app::gateway(&data_dir, &config).await?;
+    let hub = Arc::new(app::tool_hub(&gateway).await?);
     let orchestrator = Orchestrator::new(choice.client, hub.clone(), journal);
     let request = RunRequest {
         run_id,
@@ -205,8 +205,8 @@ async fn execute(
         .clone();
     let choice = app::model_choice(model, config)?;
     let journal = app::open_journal(data_dir, config)?;
-    let gateway = app::gateway(data_dir, config)?;
-    let hub = Arc::new(app::tool_hub(&gateway, config).await?);
+    let gateway = app::gateway(data_dir, config).await?;
+    let hub = Arc::new(app::tool_hub(&gateway).await?);
     let orchestrator = Orchestrator::new(choice.client, hub.clone(), journal);
     let request = RunRequest {
         run_id: RunId::new(),
