@@ -46,6 +46,7 @@ pub(crate) struct CallMeta<'a> {
     pub(crate) run_id: Option<&'a Value>,
     pub(crate) agent: Option<&'a Value>,
     pub(crate) approval_id: Option<&'a Value>,
+    pub(crate) untrusted_args: Option<&'a Value>,
 }
 
 impl<'a> CallMeta<'a> {
@@ -66,6 +67,7 @@ impl<'a> CallMeta<'a> {
             run_id: get(meta::RUN_ID),
             agent: get(meta::AGENT),
             approval_id: get(meta::APPROVAL_ID),
+            untrusted_args: get(meta::UNTRUSTED_ARGS),
         }
     }
 }
@@ -112,9 +114,10 @@ impl Pipeline {
         let ids = parse_run_id(meta.run_id).and_then(|run| {
             let agent = parse_agent(meta.agent)?;
             let approval = parse_approval_id(meta.approval_id)?;
-            Ok((run, agent, approval))
+            let untrusted = parse_untrusted_args(meta.untrusted_args)?;
+            Ok((run, agent, approval, untrusted))
         });
-        if let Ok((run, _, _)) = &ids {
+        if let Ok((run, ..)) = &ids {
             audit.run_id = *run;
         }
         let Some(entry) = self.registry.get(name) else {
@@ -125,7 +128,7 @@ impl Pipeline {
             return audit.reject(message);
         };
         audit.tool = entry.name.clone();
-        let (run_id, agent, approval_id) = match ids {
+        let (run_id, agent, approval_id, untrusted_args) = match ids {
             Ok(ids) => ids,
             Err(message) => return audit.reject(message),
         };
@@ -158,6 +161,7 @@ impl Pipeline {
             facts: &facts,
             run_id,
             agent: &agent,
+            untrusted_args: &untrusted_args,
             now,
         };
         match self.policy.decide(&request) {
@@ -460,6 +464,27 @@ fn parse_approval_id(value: Option<&Value>) -> Result<Option<ApprovalId>, String
     }
 }
 
+/// `_meta[UNTRUSTED_ARGS]`: an array of argument names, or absent.
+fn parse_untrusted_args(value: Option<&Value>) -> Result<Vec<String>, String> {
+    let invalid = || {
+        format!(
+            "invalid _meta[\"{}\"]: it must be an array of at most 256 argument names",
+            meta::UNTRUSTED_ARGS
+        )
+    };
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) if items.len() <= 256 => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) if !s.is_empty() && s.len() <= 256 => Ok(s.clone()),
+                _ => Err(invalid()),
+            })
+            .collect(),
+        Some(_) => Err(invalid()),
+    }
+}
+
 /// `_meta[AGENT]`: absent means the gateway's default agent; otherwise a
 /// name as config allows (letters, digits, `_`, `-`, `.`; 1–64 bytes).
 fn parse_agent(value: Option<&Value>) -> Result<Option<&str>, String> {
@@ -543,6 +568,7 @@ mod bench {
             run_id: Some(run),
             agent: None,
             approval_id: None,
+            untrusted_args: None,
         }
     }
 

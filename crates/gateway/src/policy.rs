@@ -25,6 +25,9 @@ pub struct CallRequest<'a> {
     /// The agent the call is made for (from the control plane's `_meta`,
     /// else the gateway's default agent).
     pub agent: &'a str,
+    /// Names of arguments whose values came from tool output (the control
+    /// plane's provenance, from `_meta`).
+    pub untrusted_args: &'a [String],
     /// When the call arrived (policies see it as `context.now`).
     pub now: SystemTime,
 }
@@ -185,6 +188,7 @@ impl CedarPolicy {
         Request {
             resource,
             args: call.facts.attributes.clone(),
+            untrusted_args: call.untrusted_args.iter().cloned().collect(),
             now: Timestamp::from_system_time(call.now),
             ..Request::new(call.agent, self.user.as_str(), call.tool.spec.name.as_str())
         }

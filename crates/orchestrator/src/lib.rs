@@ -13,6 +13,7 @@
 
 mod guard;
 mod host;
+mod provenance;
 mod resume;
 mod run;
 

@@ -578,6 +578,13 @@ impl<'a> RunLoop<'a> {
         if let Some(id) = approval {
             meta.insert(meta::APPROVAL_ID.into(), Value::String(id.to_owned()));
         }
+        let untrusted = crate::provenance::untrusted_args(call, &self.conversation.messages);
+        if !untrusted.is_empty() {
+            meta.insert(
+                meta::UNTRUSTED_ARGS.into(),
+                Value::Array(untrusted.into_iter().map(Value::String).collect()),
+            );
+        }
         let policy = &self.req.agent.tool_retry;
         let mut attempt = 1;
         loop {

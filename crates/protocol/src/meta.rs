@@ -27,3 +27,8 @@ pub const APPROVAL_REQUIRED: &str = "dev.bureau/approval_required";
 /// as opposed to a tool that answered with an error. The control plane
 /// counts these toward its circuit breaker.
 pub const UPSTREAM_FAILURE: &str = "dev.bureau/upstream_failure";
+
+/// Names of a call's arguments whose values came from tool output rather
+/// than the user's task (an array of strings), computed by the control
+/// plane; policy sees them as `context.untrusted_args`.
+pub const UNTRUSTED_ARGS: &str = "dev.bureau/untrusted_args";
