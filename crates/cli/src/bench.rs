@@ -22,6 +22,22 @@ use crate::commands::Context;
 pub enum BenchCommand {
     /// N runs × S tool steps through the in-process gateway, scripted model.
     Orchestrator(OrchestratorBench),
+    /// Sequential `tools/call` round trips to `bureau mcp serve --stdio` (a
+    /// child process), through its whole pipeline: decode, policy, the tool,
+    /// the chained audit log.
+    Gateway(GatewayBench),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GatewayBench {
+    #[arg(long, default_value_t = 2000)]
+    calls: usize,
+    /// A folder of Cedar policies for the served gateway (default: the
+    /// built-in allow-list).
+    #[arg(long)]
+    policy: Option<std::path::PathBuf>,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -96,7 +112,89 @@ fn peak_rss_bytes() -> u64 {
 pub async fn execute(ctx: &Context, command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Orchestrator(args) => orchestrator(ctx, args).await,
+        BenchCommand::Gateway(args) => gateway(ctx, args).await,
     }
+}
+
+async fn gateway(ctx: &Context, args: GatewayBench) -> anyhow::Result<ExitCode> {
+    let base = match &ctx.data_dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("bureau-bench-{}", RunId::new())),
+    };
+    std::fs::create_dir_all(&base)?;
+    let exe = std::env::current_exe().context("cannot find the bureau binary to serve")?;
+    let mut serve_args = vec!["--data-dir".to_owned(), base.display().to_string()];
+    if let Some(dir) = &args.policy {
+        let config = base.join("bench-gateway.toml");
+        std::fs::write(
+            &config,
+            format!("[policy]\ndir = {:?}\n", dir.display().to_string()),
+        )?;
+        serve_args.extend(["--config".to_owned(), config.display().to_string()]);
+    }
+    serve_args.extend(["mcp", "serve", "--stdio"].map(str::to_owned));
+    let server = bureau_protocol::McpServer {
+        name: "gw".into(),
+        spec: bureau_protocol::McpServerSpec::Stdio {
+            command: exe.display().to_string(),
+            args: serve_args,
+            env: Default::default(),
+            cwd: None,
+        },
+        call_timeout_ms: 30_000,
+        connect_timeout_ms: 30_000,
+    };
+    let mut hub = bureau_mcp_client::McpHub::new(&app::env_var);
+    hub.connect(&server).await?;
+    let call = |name: &str, arguments| bureau_protocol::ToolCall {
+        id: bureau_protocol::ToolCallId::new("b"),
+        name: format!("gw.{name}"),
+        arguments,
+    };
+    let meta = serde_json::Map::new();
+    let write = call(
+        "files.write",
+        json!({"path": "note.txt", "content": "hello world\n".repeat(10)}),
+    );
+    let r = hub.call_tool(&write, &meta).await?;
+    anyhow::ensure!(!r.is_error, "files.write failed: {}", r.to_model_text());
+    let read = call("files.read", json!({"path": "note.txt"}));
+    for _ in 0..50 {
+        hub.call_tool(&read, &meta).await?;
+    }
+    let mut samples = Vec::with_capacity(args.calls);
+    let cpu0 = cpu_time();
+    for _ in 0..args.calls {
+        let t = Instant::now();
+        let r = hub.call_tool(&read, &meta).await?;
+        samples.push(t.elapsed());
+        anyhow::ensure!(!r.is_error, "files.read failed: {}", r.to_model_text());
+    }
+    let client_cpu = cpu_time().saturating_sub(cpu0);
+    hub.shutdown().await;
+    samples.sort_unstable();
+    let pct = |p: f64| {
+        let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+        samples.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    };
+    let report = json!({
+        "calls": args.calls,
+        "policy": if args.policy.is_some() { "cedar" } else { "allow-list" },
+        "audit": "chained (control.db)",
+        "p50_ms": pct(0.50),
+        "p90_ms": pct(0.90),
+        "p99_ms": pct(0.99),
+        "client_cpu_us_per_call": client_cpu.as_secs_f64() * 1e6 / args.calls.max(1) as f64,
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    if ctx.data_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&base);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn orchestrator(ctx: &Context, args: OrchestratorBench) -> anyhow::Result<ExitCode> {
