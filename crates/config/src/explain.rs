@@ -122,6 +122,32 @@ impl Config {
             Some(dir) => writeln!(out, "  dir: {}", dir.display()),
             None => writeln!(out, "  dir: none, the built-in policy applies (default)"),
         };
+        if self.databases.is_empty() {
+            let _ = writeln!(
+                out,
+                "databases: none (the sql.* tools have nothing to reach)"
+            );
+        } else {
+            let _ = writeln!(out, "databases:");
+            for (name, db) in &self.databases {
+                let (kind, target) = match &db.kind {
+                    crate::DatabaseKind::Sqlite { path } => ("sqlite", path.display().to_string()),
+                    crate::DatabaseKind::Postgres { url } => ("postgres", redact_url(url)),
+                };
+                let access = match db.access {
+                    crate::DatabaseAccess::ReadOnly => "read_only",
+                    crate::DatabaseAccess::ReadWrite => "read_write",
+                };
+                let _ = writeln!(
+                    out,
+                    "  {name}: {kind} {target}, {access}, classifier {}, max {} rows / {}, timeout {}",
+                    if db.classifier { "on" } else { "off" },
+                    db.max_rows,
+                    format_size(db.max_bytes),
+                    format_duration(db.timeout)
+                );
+            }
+        }
         out
     }
 

@@ -34,8 +34,9 @@ pub use json::parse_mcp_servers_json;
 pub use names::{redact_url, tool_pattern_matches};
 pub use types::{
     AgentConfig, CircuitBreakerConfig, Config, DEFAULT_AGENT, DEFAULT_SYSTEM_PROMPT,
-    GatewaySection, ModelConfig, OnExhausted, PolicySection, Price, Provider, RetrySection,
-    SandboxBackend, SandboxSection, StoreBackend, StoreSection, TelemetrySection, ToolRetry,
+    DatabaseAccess, DatabaseConfig, DatabaseKind, GatewaySection, ModelConfig, OnExhausted,
+    PolicySection, Price, Provider, RetrySection, SandboxBackend, SandboxSection, StoreBackend,
+    StoreSection, TelemetrySection, ToolRetry,
 };
 
 use crate::expand::Expander;

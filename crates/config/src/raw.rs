@@ -42,6 +42,49 @@ pub(crate) struct RawConfig {
     /// Policy files.
     #[serde(default)]
     pub policy: RawPolicy,
+    /// Databases the `sql.*` tools may reach; the table key is the name tools use (`[A-Za-z0-9_-]+`).
+    #[serde(default)]
+    pub databases: BTreeMap<String, RawDatabase>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "DatabaseKind")]
+pub(crate) enum RawDatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "DatabaseAccess")]
+pub(crate) enum RawDatabaseAccess {
+    /// Reads only, enforced by the database itself (read-only open + authorizer for SQLite; a least-privilege role for Postgres).
+    ReadOnly,
+    /// Reads and writes (`sql.execute`).
+    ReadWrite,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Database")]
+pub(crate) struct RawDatabase {
+    /// Required: `sqlite` or `postgres`.
+    pub kind: Option<RawDatabaseKind>,
+    /// SQLite: the file, relative to this file. It must exist.
+    pub path: Option<String>,
+    /// Postgres: the connection URL of the role the tools use (`${VAR}` is expanded; keep the password in the environment).
+    pub url: Option<String>,
+    /// `read_only` (default) or `read_write`.
+    pub access: Option<RawDatabaseAccess>,
+    /// Reject statements a read-only grant may not run before they reach the database (default true). The database refuses them either way.
+    pub classifier: Option<bool>,
+    /// Rows returned per query at most (default 1000); more are cut and flagged.
+    pub max_rows: Option<u64>,
+    /// Bytes of result per query at most (default "1M").
+    pub max_bytes: Option<RawSize>,
+    /// Statement timeout (default "10s").
+    pub timeout: Option<RawDuration>,
 }
 
 /// A human duration: one or more `<integer><unit>` groups, units ms, s, m, h, d.

@@ -4,10 +4,12 @@ use crate::error::ConfigError;
 use crate::locate::KeyPath;
 use crate::mcp::resolve;
 use crate::raw::{
-    RawPolicy, RawSandbox, RawSandboxBackend, RawSize, RawStore, RawStoreBackend, RawTelemetry,
+    RawDatabase, RawDatabaseAccess, RawDatabaseKind, RawPolicy, RawSandbox, RawSandboxBackend,
+    RawSize, RawStore, RawStoreBackend, RawTelemetry,
 };
 use crate::types::{
-    PolicySection, SandboxBackend, SandboxSection, StoreBackend, StoreSection, TelemetrySection,
+    DatabaseAccess, DatabaseConfig, DatabaseKind, PolicySection, SandboxBackend, SandboxSection,
+    StoreBackend, StoreSection, TelemetrySection,
 };
 use crate::units::parse_size;
 use crate::validate::Checker;
@@ -103,6 +105,99 @@ pub(crate) fn check_telemetry(
         },
         capture_content: raw.capture_content.unwrap_or(false),
     })
+}
+
+pub(crate) fn check_databases(
+    raw: &std::collections::BTreeMap<String, RawDatabase>,
+    cx: &Checker<'_>,
+) -> Result<std::collections::BTreeMap<String, DatabaseConfig>, ConfigError> {
+    let mut out = std::collections::BTreeMap::new();
+    for (name, db) in raw {
+        let path = KeyPath::root("databases").key(name);
+        if !crate::names::is_valid_name(name) {
+            return Err(cx.invalid(
+                &path,
+                "is not a valid database name; use letters, digits, `_` and `-`",
+            ));
+        }
+        let kind = match db.kind {
+            None => {
+                return Err(cx.invalid(
+                    &path.key("kind"),
+                    "is missing; add kind = \"sqlite\" or kind = \"postgres\"",
+                ));
+            }
+            Some(RawDatabaseKind::Sqlite) => {
+                if db.url.is_some() {
+                    return Err(cx.invalid(
+                        &path.key("url"),
+                        "is for postgres; a sqlite database takes `path`",
+                    ));
+                }
+                let Some(p) = &db.path else {
+                    return Err(cx.invalid(
+                        &path.key("path"),
+                        "is missing; give the SQLite file, relative to this file",
+                    ));
+                };
+                DatabaseKind::Sqlite {
+                    path: resolve(cx.base_dir, &cx.expand(&path.key("path"), p)?),
+                }
+            }
+            Some(RawDatabaseKind::Postgres) => {
+                if db.path.is_some() {
+                    return Err(cx.invalid(
+                        &path.key("path"),
+                        "is for sqlite; a postgres database takes `url`",
+                    ));
+                }
+                let Some(u) = &db.url else {
+                    return Err(cx.invalid(
+                        &path.key("url"),
+                        "is missing; give the connection URL of the role the tools use, e.g. \"postgres://reader@127.0.0.1/app\"",
+                    ));
+                };
+                let url = cx.expand(&path.key("url"), u)?;
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(cx.invalid(
+                        &path.key("url"),
+                        format!(
+                            "is \"{}\", which is not a postgres:// URL",
+                            crate::names::redact_url(&url)
+                        ),
+                    ));
+                }
+                DatabaseKind::Postgres { url }
+            }
+        };
+        let max_bytes = match &db.max_bytes {
+            None => 1 << 20,
+            Some(RawSize::Bytes(n)) => *n,
+            Some(RawSize::Text(t)) => {
+                parse_size(t).map_err(|m| cx.invalid(&path.key("max_bytes"), m))?
+            }
+        };
+        out.insert(
+            name.clone(),
+            DatabaseConfig {
+                name: name.clone(),
+                kind,
+                access: match db.access {
+                    Some(RawDatabaseAccess::ReadWrite) => DatabaseAccess::ReadWrite,
+                    Some(RawDatabaseAccess::ReadOnly) | None => DatabaseAccess::ReadOnly,
+                },
+                classifier: db.classifier.unwrap_or(true),
+                max_rows: cx.at_least(&path.key("max_rows"), db.max_rows, 1, 1000)?,
+                max_bytes,
+                timeout: cx.positive_duration(
+                    &path.key("timeout"),
+                    &db.timeout,
+                    std::time::Duration::from_secs(10),
+                )?,
+            },
+        );
+    }
+    Ok(out)
 }
 
 pub(crate) fn check_policy(raw: &RawPolicy, cx: &Checker<'_>) -> PolicySection {

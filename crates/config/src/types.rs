@@ -31,6 +31,8 @@ pub struct Config {
     pub store: StoreSection,
     pub telemetry: TelemetrySection,
     pub policy: PolicySection,
+    /// From `[databases.NAME]`, by name.
+    pub databases: BTreeMap<String, DatabaseConfig>,
 }
 
 impl Default for Config {
@@ -44,6 +46,7 @@ impl Default for Config {
             store: StoreSection::default(),
             telemetry: TelemetrySection::default(),
             policy: PolicySection::default(),
+            databases: BTreeMap::new(),
         }
     }
 }
@@ -311,4 +314,30 @@ pub struct TelemetrySection {
 pub struct PolicySection {
     /// `None`: the built-in policy.
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// An existing SQLite file.
+    Sqlite { path: PathBuf },
+    /// Expanded; may hold a password — never log it (see [`crate::redact_url`]).
+    Postgres { url: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatabaseAccess {
+    ReadOnly,
+    ReadWrite,
+}
+
+/// A database the `sql.*` tools may reach.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    pub name: String,
+    pub kind: DatabaseKind,
+    pub access: DatabaseAccess,
+    pub classifier: bool,
+    pub max_rows: u64,
+    pub max_bytes: u64,
+    pub timeout: Duration,
 }

@@ -186,6 +186,7 @@ pub(crate) fn validate(raw: RawConfig, cx: &Checker<'_>) -> Result<Config, Confi
         store: crate::sections::check_store(&raw.store, cx)?,
         telemetry: crate::sections::check_telemetry(&raw.telemetry, cx)?,
         policy: crate::sections::check_policy(&raw.policy, cx),
+        databases: crate::sections::check_databases(&raw.databases, cx)?,
     })
 }
 

@@ -451,3 +451,46 @@ fn missing_files_are_read_errors() {
     let e = err("[agents.a]\nsystem_prompt_file = \"prompts/a.md\"\n");
     assert!(e.to_string().contains("/cfg/prompts/a.md"), "{e}");
 }
+
+#[test]
+fn databases_are_checked_with_the_key_that_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = bureau_config::parse_toml(
+        "[databases.analytics]\nkind = \"sqlite\"\npath = \"users.db\"\n\n[databases.warehouse]\nkind = \"postgres\"\nurl = \"postgres://reader:${PGPASS}@127.0.0.1/app\"\naccess = \"read_write\"\nclassifier = false\nmax_rows = 50\nmax_bytes = \"64K\"\ntimeout = \"2s\"\n",
+        &dir.path().join("bureau.toml"),
+        &|v| (v == "PGPASS").then(|| "s3cret".to_owned()),
+    )
+    .unwrap();
+    let a = &ok.databases["analytics"];
+    assert_eq!(
+        a.kind,
+        bureau_config::DatabaseKind::Sqlite {
+            path: dir.path().join("users.db")
+        }
+    );
+    assert_eq!(a.access, bureau_config::DatabaseAccess::ReadOnly);
+    assert!(a.classifier);
+    let w = &ok.databases["warehouse"];
+    assert_eq!(
+        w.kind,
+        bureau_config::DatabaseKind::Postgres {
+            url: "postgres://reader:s3cret@127.0.0.1/app".into()
+        }
+    );
+    assert_eq!((w.max_rows, w.max_bytes), (50, 64 * 1024));
+    assert!(!ok.explain().contains("s3cret"), "passwords are redacted");
+
+    for (text, needle) in [
+        ("[databases.a]\npath = \"x.db\"\n", "databases.a.kind"),
+        ("[databases.a]\nkind = \"sqlite\"\n", "databases.a.path"),
+        ("[databases.a]\nkind = \"postgres\"\nurl = \"mysql://x\"\n", "databases.a.url"),
+        ("[databases.a]\nkind = \"sqlite\"\npath = \"x.db\"\nurl = \"postgres://x\"\n", "databases.a.url"),
+        ("[databases.a]\nkind = \"sqlite\"\npath = \"x.db\"\nmax_rows = 0\n", "databases.a.max_rows"),
+        ("[databases.a]\nkind = \"sqlite\"\npath = \"x.db\"\nflavour = 1\n", "flavour"),
+    ] {
+        let err = bureau_config::parse_toml(text, &dir.path().join("bureau.toml"), &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{text}: {err}");
+    }
+}

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use bureau_config::*;
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "models",
     "agents",
     "mcp_servers",
@@ -14,6 +14,7 @@ const SECTIONS: [&str; 9] = [
     "store",
     "telemetry",
     "policy",
+    "databases",
 ];
 
 #[test]
