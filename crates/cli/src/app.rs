@@ -97,6 +97,12 @@ pub async fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway
     let control = control_store(data_dir)?;
     let audit = Arc::new(ChainedAudit::new(control.audit()));
     let files: Arc<dyn Toolset> = Arc::new(FilesToolset::new(gateway_config.files));
+    let mut toolsets = vec![files.clone()];
+    if !config.databases.is_empty() {
+        let sql =
+            bureau_sql::SqlToolset::new(config.databases.values().map(sql_database).collect())?;
+        toolsets.push(Arc::new(sql));
+    }
     let upstream = upstream(config).await?;
     let policy: Arc<dyn Policy> = match &config.policy.dir {
         Some(dir) => {
@@ -112,6 +118,11 @@ pub async fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway
             list.check_against(files.tools().iter().map(|t| t.spec.name.as_str()))?;
             let mut patterns = gateway_config.allowed_tools.clone();
             patterns.extend(config.mcp_servers.iter().map(|s| format!("{}.*", s.name)));
+            if !config.databases.is_empty() {
+                // Configured databases are reachable; each one's access
+                // (read-only, enforced by the database) still applies.
+                patterns.push("sql.*".to_owned());
+            }
             Arc::new(AllowList::new(&patterns)?)
         }
     };
@@ -119,10 +130,34 @@ pub async fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway
         config: gateway_config,
         audit,
         policy,
-        toolsets: vec![files],
+        toolsets,
         approvals: Some(control.approvals()),
         upstream,
     })?)
+}
+
+fn sql_database(db: &bureau_config::DatabaseConfig) -> bureau_sql::DatabaseConfig {
+    bureau_sql::DatabaseConfig {
+        name: db.name.clone(),
+        kind: match &db.kind {
+            bureau_config::DatabaseKind::Sqlite { path } => {
+                bureau_sql::DatabaseKind::Sqlite { path: path.clone() }
+            }
+            bureau_config::DatabaseKind::Postgres { url } => {
+                bureau_sql::DatabaseKind::Postgres { url: url.clone() }
+            }
+        },
+        access: match db.access {
+            bureau_config::DatabaseAccess::ReadOnly => bureau_sql::DatabaseAccess::ReadOnly,
+            bureau_config::DatabaseAccess::ReadWrite => bureau_sql::DatabaseAccess::ReadWrite,
+        },
+        classifier: db.classifier,
+        caps: bureau_sql::SqlCaps {
+            max_rows: usize::try_from(db.max_rows).unwrap_or(usize::MAX),
+            max_bytes: usize::try_from(db.max_bytes).unwrap_or(usize::MAX),
+            statement_timeout: db.timeout,
+        },
+    }
 }
 
 /// Starts every configured external MCP server behind one hub.

@@ -314,14 +314,14 @@ fn policy_check_explains_allow_deny_and_default_deny() {
         )
     };
     let o = check(
-        json!({"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "select"}}),
+        json!({"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "read"}}),
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(json_line(&o)["decision"]["outcome"], "allow");
 
     // The textbook attack, as a policy question: a DELETE from the read-only analyst.
     let o = check(
-        json!({"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "delete"}}),
+        json!({"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "write"}}),
     );
     assert_eq!(o.status.code(), Some(3));
     let d = json_line(&o);

@@ -47,11 +47,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = load(dir.as_ref())?;
 
     let requests: Vec<(&str, Request)> = [
-        ("allow", r#"{"agent": "analyst", "user": "alice", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "select"}, "now": "2026-11-01T12:00:00Z"}"#),
-        ("deny (forbid)", r#"{"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "delete"}}"#),
+        ("allow", r#"{"agent": "analyst", "user": "alice", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "read"}, "now": "2026-11-01T12:00:00Z"}"#),
+        ("deny (forbid)", r#"{"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "write"}}"#),
         ("deny (default)", r#"{"agent": "analyst", "tool": "github.create_issue"}"#),
-        ("approval (re-check)", r#"{"agent": "writer", "tool": "sql.execute", "resource": {"database": "analytics"}, "args": {"statement_class": "insert"}}"#),
-        ("approval (provenance)", r#"{"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "select"}, "untrusted_args": ["sql"]}"#),
+        ("approval (re-check)", r#"{"agent": "writer", "tool": "sql.execute", "resource": {"database": "analytics"}, "args": {"statement_class": "write"}}"#),
+        ("approval (provenance)", r#"{"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "read"}, "untrusted_args": ["sql"]}"#),
     ]
     .into_iter()
     .map(|(name, json)| Request::from_json(json).map(|r| (name, r)))

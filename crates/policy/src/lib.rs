@@ -44,8 +44,8 @@
 //! when it loads:
 //!
 //! ```text
-//! // example allow: {"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "select"}}
-//! // example deny: {"agent": "analyst", "tool": "sql.execute", "resource": {"database": "analytics"}, "args": {"statement_class": "insert"}}
+//! // example allow: {"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "read"}}
+//! // example deny: {"agent": "analyst", "tool": "sql.execute", "resource": {"database": "analytics"}, "args": {"statement_class": "write"}}
 //! ```
 //!
 //! # Request JSON
@@ -56,7 +56,7 @@
 //!   "tool": "sql.query",                    // required, qualified
 //!   "resource": {"database": "analytics"},  // or workspace / bucket / server;
 //!                                           // left out for external tools
-//!   "args": {"statement_class": "select"},  // the action's attributes, exactly
+//!   "args": {"statement_class": "read"},  // the action's attributes, exactly
 //!   "untrusted_args": ["sql"],              // default []
 //!   "estimated_cost_usd": 0.02,             // default 0
 //!   "now": "2026-11-01T12:00:00Z"           // default the epoch

@@ -4,3 +4,4 @@
 
 pub mod deps;
 pub mod fake_llm;
+pub mod postgres;
