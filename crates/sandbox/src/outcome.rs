@@ -38,6 +38,8 @@ pub enum LimitKind {
     FileSize,
     Output,
     Workspace,
+    /// The sandbox's `/tmp` filled up (`Limits::tmp_bytes`).
+    Tmp,
 }
 
 /// Everything a caller learns from one exec.
