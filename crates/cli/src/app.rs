@@ -6,19 +6,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use bureau_config::SandboxBackend;
 use bureau_config::{Config, ModelConfig, Price, Provider};
 use bureau_gateway::{
-    AllowList, CedarPolicy, ChainedAudit, Gateway, GatewayConfig, GatewayParts, Policy, Upstream,
+    AllowList, CedarPolicy, ChainedAudit, Gateway, GatewayConfig, GatewayParts, Policy, Snapshot,
+    Snapshots, Upstream,
 };
 use bureau_llm::{
     AnthropicClient, AnthropicConfig, ModelClient, OpenAiClient, OpenAiConfig, RetryPolicy,
     Retrying, ScriptedModel,
 };
 use bureau_mcp_client::{McpHub, Naming, in_process_pair};
-use bureau_protocol::{ToolCall, ToolResult, ToolSpec};
+use bureau_protocol::{RunId, ToolCall, ToolResult, ToolSpec};
+use bureau_sandbox::native::{NativeConfig, NativeSandbox, WarmPool, WarmPoolConfig};
+use bureau_sandbox::{Grant, Sandbox};
 use bureau_store::{ControlStore, GrantKey};
 use bureau_store::{Journal, NullJournal, SqliteJournal};
-use bureau_tools::{FilesToolset, Toolset};
+use bureau_tools::{ColdPython, FilesToolset, PythonRunner, PythonToolset, Toolset, WarmPython};
 use serde_json::{Map, Value};
 
 /// Reads one environment variable (the only door to the environment).
@@ -44,7 +48,10 @@ pub fn data_dir(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
             dir.display()
         )
     })?;
-    Ok(dir)
+    // Absolute from here on: workspace folders are handed to sandboxes,
+    // which take absolute paths only.
+    std::fs::canonicalize(&dir)
+        .with_context(|| format!("cannot resolve the data directory {}", dir.display()))
 }
 
 /// `--config FILE`, else `./bureau.toml` when present, else the embedded defaults.
@@ -103,6 +110,17 @@ pub async fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway
             bureau_sql::SqlToolset::new(config.databases.values().map(sql_database).collect())?;
         toolsets.push(Arc::new(sql));
     }
+    let mut python_offered = false;
+    match python_runner(config) {
+        Ok(Some((runner, about))) => {
+            toolsets.push(Arc::new(PythonToolset::new(runner, &about)));
+            python_offered = true;
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "python.exec is not offered: the sandbox is not available here")
+        }
+    }
     let upstream = upstream(config).await?;
     let policy: Arc<dyn Policy> = match &config.policy.dir {
         Some(dir) => {
@@ -114,9 +132,19 @@ pub async fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway
         // for built-in tools; the servers the user configured are allowed
         // whole (agents narrow them with their `tools` patterns).
         None => {
-            let list = AllowList::new(&gateway_config.allowed_tools)?;
-            list.check_against(files.tools().iter().map(|t| t.spec.name.as_str()))?;
-            let mut patterns = gateway_config.allowed_tools.clone();
+            // `python.*` is in the default list; where no sandbox runs
+            // here, it simply matches nothing.
+            let mut patterns: Vec<String> = gateway_config
+                .allowed_tools
+                .iter()
+                .filter(|p| python_offered || !p.starts_with("python."))
+                .cloned()
+                .collect();
+            let builtin: Vec<&str> = toolsets
+                .iter()
+                .flat_map(|t| t.tools().iter().map(|d| d.spec.name.as_str()))
+                .collect();
+            AllowList::new(&patterns)?.check_against(builtin.iter().copied())?;
             patterns.extend(config.mcp_servers.iter().map(|s| format!("{}.*", s.name)));
             if !config.databases.is_empty() {
                 // Configured databases are reachable; each one's access
@@ -133,6 +161,9 @@ pub async fn gateway(data_dir: &Path, config: &Config) -> anyhow::Result<Gateway
         toolsets,
         approvals: Some(control.approvals()),
         upstream,
+        snapshots: Some(Arc::new(StoreSnapshots(
+            bureau_workspace::WorkspaceStore::open(data_dir.join("snapshots"))?,
+        ))),
     })?)
 }
 
@@ -157,6 +188,104 @@ fn sql_database(db: &bureau_config::DatabaseConfig) -> bureau_sql::DatabaseConfi
             max_bytes: usize::try_from(db.max_bytes).unwrap_or(usize::MAX),
             statement_timeout: db.timeout,
         },
+    }
+}
+
+/// The grant every sandboxed exec gets, from `[sandbox]`.
+pub fn sandbox_grant(config: &Config) -> Grant {
+    let s = &config.sandbox;
+    let mut grant = Grant::default();
+    grant.limits.memory_bytes = s.memory_bytes;
+    grant.limits.pids = u64::from(s.pids);
+    grant.limits.wall_time = s.timeout;
+    grant.limits.cpu_time = s.timeout;
+    grant
+}
+
+/// The sandbox backend `[sandbox] backend` (or `--backend`) names, if it
+/// can run here.
+pub fn sandbox(config: &Config, backend: SandboxBackend) -> anyhow::Result<Arc<dyn Sandbox>> {
+    Ok(match backend {
+        SandboxBackend::Native => Arc::new(native_sandbox(config)?),
+        SandboxBackend::Gvisor => Arc::new(bureau_sandbox_gvisor::GvisorSandbox::discover()?),
+        SandboxBackend::Microvm => anyhow::bail!(
+            "the microvm backend needs a firecracker binary, a guest kernel and a rootfs with the guest agent, and KVM with VMX/SVM; `bureau sandbox doctor` says what is missing here"
+        ),
+    })
+}
+
+/// The native backend with `bureau` itself as its launcher.
+pub fn sandbox_native(config: &Config) -> anyhow::Result<NativeSandbox> {
+    native_sandbox(config)
+}
+
+fn native_sandbox(config: &Config) -> anyhow::Result<NativeSandbox> {
+    let exe =
+        std::env::current_exe().context("cannot find the bureau binary (the sandbox launcher)")?;
+    let mut native = NativeConfig::new(exe);
+    native.launcher_args = vec![SANDBOX_LAUNCHER_ARG.to_owned()];
+    native.python_packages = config.sandbox.python_packages.clone();
+    Ok(NativeSandbox::with_config(native)?)
+}
+
+/// The hidden first argument that makes `bureau` the native sandbox's
+/// launcher (see `main`).
+pub const SANDBOX_LAUNCHER_ARG: &str = "__sandbox-launch";
+
+/// What runs `python.exec`: a warm pool or a fresh sandbox per call.
+fn python_runner(config: &Config) -> anyhow::Result<Option<(Arc<dyn PythonRunner>, String)>> {
+    let grant = sandbox_grant(config);
+    let about = bureau_tools::python::describe_limits(&grant);
+    let s = &config.sandbox;
+    if s.warm_pool > 0 && s.backend == SandboxBackend::Native {
+        let pool = WarmPool::new(
+            native_sandbox(config)?,
+            WarmPoolConfig {
+                size: usize::try_from(s.warm_pool).unwrap_or(1),
+                imports: s.warm_imports.clone(),
+                grant,
+                ..WarmPoolConfig::default()
+            },
+        )?;
+        return Ok(Some((Arc::new(WarmPython::new(Arc::new(pool))), about)));
+    }
+    let sandbox = sandbox(config, s.backend)?;
+    Ok(Some((Arc::new(ColdPython::new(sandbox, grant)), about)))
+}
+
+/// The workspace store as the gateway's snapshot seam.
+struct StoreSnapshots(bureau_workspace::WorkspaceStore);
+
+impl Snapshots for StoreSnapshots {
+    fn hydrate(&self, workspace: &str, live: &Path) -> Result<(), String> {
+        let id = bureau_workspace::WorkspaceId::new(workspace).map_err(|e| e.to_string())?;
+        self.0
+            .hydrate(&id, live)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn commit(
+        &self,
+        workspace: &str,
+        live: &Path,
+        run: Option<RunId>,
+        step: Option<u64>,
+        tool: &str,
+    ) -> Result<Snapshot, String> {
+        let id = bureau_workspace::WorkspaceId::new(workspace).map_err(|e| e.to_string())?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut label = bureau_workspace::SnapshotLabel::new(now);
+        label.run = run.map(|r| r.to_string());
+        label.step = step;
+        label.message = Some(format!("after {tool}"));
+        let commit = self.0.commit(&id, live, label).map_err(|e| e.to_string())?;
+        Ok(Snapshot {
+            id: commit.snapshot.to_string(),
+            changed: commit.recorded,
+        })
     }
 }
 

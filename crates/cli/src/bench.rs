@@ -22,10 +22,22 @@ use crate::commands::Context;
 pub enum BenchCommand {
     /// N runs × S tool steps through the in-process gateway, scripted model.
     Orchestrator(OrchestratorBench),
+    /// Sandbox start-up cost: `/usr/bin/true` and `python3 -c pass` bare, in
+    /// the native sandbox, in `bwrap --unshare-all` and `runsc do` (where
+    /// installed), and the warm pool's `print(1)`; medians and ratios.
+    Sandbox(SandboxBench),
     /// Sequential `tools/call` round trips to `bureau mcp serve --stdio` (a
     /// child process), through its whole pipeline: decode, policy, the tool,
     /// the chained audit log.
     Gateway(GatewayBench),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SandboxBench {
+    #[arg(long, default_value_t = 50)]
+    runs: usize,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -113,6 +125,10 @@ pub async fn execute(ctx: &Context, command: BenchCommand) -> anyhow::Result<Exi
     match command {
         BenchCommand::Orchestrator(args) => orchestrator(ctx, args).await,
         BenchCommand::Gateway(args) => gateway(ctx, args).await,
+        BenchCommand::Sandbox(args) => {
+            let ctx_config = ctx.config.clone();
+            tokio::task::spawn_blocking(move || sandbox_bench(ctx_config, args)).await?
+        }
     }
 }
 
@@ -286,6 +302,144 @@ async fn orchestrator(ctx: &Context, args: OrchestratorBench) -> anyhow::Result<
             args.runs,
             other[0]
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn median_ms(mut samples: Vec<Duration>) -> f64 {
+    samples.sort_unstable();
+    samples
+        .get(samples.len() / 2)
+        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+/// Runs `f` `runs` times (after 3 warm-ups) and returns the median in ms,
+/// or `None` if any run failed.
+fn time_runs(runs: usize, mut f: impl FnMut() -> bool) -> Option<f64> {
+    for _ in 0..3 {
+        if !f() {
+            return None;
+        }
+    }
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        if !f() {
+            return None;
+        }
+        samples.push(t.elapsed());
+    }
+    Some(median_ms(samples))
+}
+
+fn command_ok(program: &str, args: &[&str]) -> bool {
+    std::process::Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn sandbox_bench(
+    config: Option<std::path::PathBuf>,
+    args: SandboxBench,
+) -> anyhow::Result<ExitCode> {
+    use bureau_sandbox::ExecRequest;
+    let (config, _) = app::load_config(config.as_deref())?;
+    let native = app::sandbox(&config, bureau_config::SandboxBackend::Native)?;
+    let grant = app::sandbox_grant(&config);
+    let exec = |argv: &[&str]| {
+        let request = ExecRequest::new(
+            argv.iter().map(|a| (*a).to_owned()).collect(),
+            grant.clone(),
+        );
+        native
+            .exec(&request)
+            .is_ok_and(|o| o.status == bureau_sandbox::ExitStatus::Exited(0))
+    };
+    let n = args.runs;
+    let bare_true = time_runs(n, || command_ok("/usr/bin/true", &[]));
+    let native_true = time_runs(n, || exec(&["/usr/bin/true"]));
+    let bwrap_args = [
+        "--unshare-all",
+        "--die-with-parent",
+        "--clearenv",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--",
+        "/usr/bin/true",
+    ];
+    let bwrap_true = time_runs(n, || command_ok("bwrap", &bwrap_args));
+    let runsc_true = time_runs(n.min(20), || {
+        command_ok(
+            "runsc",
+            &["--network=none", "--platform=ptrace", "do", "/usr/bin/true"],
+        )
+    });
+    let bare_py = time_runs(n, || command_ok("/usr/bin/python3", &["-c", "pass"]));
+    let native_py = time_runs(n, || exec(&["python3", "-c", "pass"]));
+    let warm = {
+        let pool = bureau_sandbox::native::WarmPool::new(
+            match app::sandbox_native(&config) {
+                Ok(s) => s,
+                Err(e) => anyhow::bail!("{e}"),
+            },
+            bureau_sandbox::native::WarmPoolConfig {
+                size: 2,
+                grant: grant.clone(),
+                ..Default::default()
+            },
+        )?;
+        // Each call is timed once a warm sandbox is ready, as between the
+        // steps of an agent (a model call takes far longer than a refill).
+        let mut samples = Vec::with_capacity(n);
+        for i in 0..n + 3 {
+            let wait = Instant::now();
+            while pool.ready() == 0 && wait.elapsed() < Duration::from_secs(30) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let t = Instant::now();
+            let ok = pool
+                .run_python("print(1)", None)
+                .is_ok_and(|o| o.outcome.status == bureau_sandbox::ExitStatus::Exited(0));
+            anyhow::ensure!(ok, "the warm pool failed to run print(1)");
+            if i >= 3 {
+                samples.push(t.elapsed());
+            }
+        }
+        Some(median_ms(samples))
+    };
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    let report = json!({
+        "runs": n,
+        "true_ms": {"bare": bare_true, "native": native_true, "bwrap": bwrap_true, "runsc": runsc_true},
+        "true_ratio_vs_bare": {"native": ratio(native_true, bare_true), "bwrap": ratio(bwrap_true, bare_true), "runsc": ratio(runsc_true, bare_true)},
+        "python_pass_ms": {"bare": bare_py, "native": native_py},
+        "python_pass_ratio": ratio(native_py, bare_py),
+        "warm_print1_p50_ms": warm,
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -64,11 +64,23 @@ pub enum Command {
     },
     /// The tamper-evident log of every tool-call decision; `audit verify` checks its chain.
     Audit(commands::audit::AuditArgs),
+    /// Run a command in a sandbox, or see what each sandbox backend can use here.
+    Sandbox {
+        #[command(subcommand)]
+        command: commands::sandbox::SandboxCommand,
+    },
+    /// A run's workspace history: one snapshot per step that changed it.
+    Workspace {
+        #[command(subcommand)]
+        command: commands::workspace::WorkspaceCommand,
+    },
     /// Check a configuration, or print its JSON schema.
     Config {
         #[command(subcommand)]
         command: commands::config::ConfigCommand,
     },
+    /// A run's trace from the local trace store: `show` as a tree, `export` as OTLP JSON.
+    Trace(commands::trace::TraceArgs),
     /// Whole-process benchmarks.
     Bench {
         #[command(subcommand)]
@@ -77,8 +89,15 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
+    // `bureau` is also the native sandbox's launcher: a fresh,
+    // single-threaded process per exec (no runtime, no logging).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == app::SANDBOX_LAUNCHER_ARG)
+    {
+        return bureau_sandbox::native::launcher_main();
+    }
     let cli = Cli::parse();
-    output::init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -89,7 +108,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    match runtime.block_on(commands::dispatch(cli)) {
+    let telemetry = {
+        let _in_runtime = runtime.enter();
+        commands::trace::init_telemetry(&cli)
+    };
+    let outcome = runtime.block_on(commands::dispatch(cli));
+    // Spans are flushed before the runtime (the gRPC exporter's) goes.
+    drop(telemetry);
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", output::error_sentence(&e));

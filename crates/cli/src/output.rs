@@ -4,14 +4,57 @@ use std::io::Write;
 
 use bureau_protocol::{RunEvent, RunSummary, ToolOutcome};
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings).
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings). Spans go
+/// to the data dir's trace store (`traces.db`) when `data_dir` is given
+/// (unless `BUREAU_TRACES=off`), and over OTLP when `[telemetry]
+/// otlp_endpoint` or `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT` is set
+/// (`OTEL_EXPORTER_OTLP_PROTOCOL`: `http/protobuf`, the default, or `grpc`).
+/// Call inside the runtime (the gRPC exporter needs it); drop the guard
+/// before the runtime.
+pub fn init_telemetry(
+    data_dir: Option<std::path::PathBuf>,
+    config: Option<&bureau_config::Config>,
+) -> Option<bureau_telemetry::TelemetryGuard> {
+    use crate::app::env_var;
+    let log_filter = env_var("RUST_LOG").unwrap_or_else(|| "warn".into());
+    let endpoint = env_var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .or_else(|| env_var("OTEL_EXPORTER_OTLP_ENDPOINT"))
+        .or_else(|| config.and_then(|c| c.telemetry.otlp_endpoint.clone()));
+    let protocol = env_var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .or_else(|| env_var("OTEL_EXPORTER_OTLP_PROTOCOL"))
+        .map(|p| bureau_telemetry::OtlpProtocol::parse(&p))
+        .transpose();
+    let protocol = match protocol {
+        Ok(p) => p.unwrap_or(bureau_telemetry::OtlpProtocol::HttpProtobuf),
+        Err(e) => {
+            eprintln!("warning: {e}; spans are not exported over OTLP");
+            return init_logs_only(&log_filter);
+        }
+    };
+    let data_dir = data_dir.filter(|_| env_var("BUREAU_TRACES").as_deref() != Some("off"));
+    let config = bureau_telemetry::TelemetryConfig {
+        service_name: "bureau".into(),
+        log_filter: log_filter.clone(),
+        data_dir,
+        otlp: endpoint.map(|endpoint| bureau_telemetry::OtlpConfig { endpoint, protocol }),
+    };
+    match bureau_telemetry::init(&config) {
+        Ok(guard) => Some(guard),
+        Err(e) => {
+            eprintln!("warning: tracing is off: {e}");
+            init_logs_only(&log_filter)
+        }
+    }
+}
+
+fn init_logs_only(filter: &str) -> Option<bureau_telemetry::TelemetryGuard> {
+    let config = bureau_telemetry::TelemetryConfig {
+        service_name: "bureau".into(),
+        log_filter: filter.to_owned(),
+        data_dir: None,
+        otlp: None,
+    };
+    bureau_telemetry::init(&config).ok()
 }
 
 /// An error chain as one line: `outer: inner: cause`.

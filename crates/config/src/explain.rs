@@ -82,6 +82,19 @@ impl Config {
             "  timeout: {}",
             mark(format_duration(s.timeout), &s.timeout, &ds.timeout)
         );
+        if let Some(p) = &s.python_packages {
+            let _ = writeln!(out, "  python_packages: {}", p.display());
+        }
+        let _ = writeln!(
+            out,
+            "  warm_pool: {}{}",
+            mark(s.warm_pool.to_string(), &s.warm_pool, &ds.warm_pool),
+            if s.warm_imports.is_empty() {
+                String::new()
+            } else {
+                format!(" (imports {})", s.warm_imports.join(", "))
+            }
+        );
         let _ = writeln!(out, "store:");
         match &self.store.backend {
             StoreBackend::Sqlite => {

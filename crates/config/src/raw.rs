@@ -312,6 +312,12 @@ pub(crate) struct RawSandbox {
     pub pids: Option<u32>,
     /// Wall-clock limit per execution (default "30s").
     pub timeout: Option<RawDuration>,
+    /// A folder of extra Python packages (`pip install --target DIR …`), shown read-only in the sandbox and put on `PYTHONPATH`; relative to this file.
+    pub python_packages: Option<String>,
+    /// Python sandboxes kept pre-started for `python.exec` (native backend only; default 0: a fresh sandbox per call).
+    pub warm_pool: Option<u32>,
+    /// Modules the warm sandboxes import before code arrives, e.g. ["pandas", "matplotlib"].
+    pub warm_imports: Option<Vec<String>>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]

@@ -44,6 +44,33 @@ pub(crate) fn check_sandbox(
         memory_bytes,
         pids: cx.at_least(&path.key("pids"), raw.pids, 1, d.pids)?,
         timeout: cx.positive_duration(&path.key("timeout"), &raw.timeout, d.timeout)?,
+        python_packages: raw
+            .python_packages
+            .as_deref()
+            .map(|p| resolve(cx.base_dir, p)),
+        warm_pool: raw.warm_pool.unwrap_or(0),
+        warm_imports: match &raw.warm_imports {
+            None => Vec::new(),
+            Some(mods) => {
+                for (i, m) in mods.iter().enumerate() {
+                    let ok = !m.is_empty()
+                        && m.split('.').all(|part| {
+                            !part.is_empty()
+                                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                                && !part.starts_with(|c: char| c.is_ascii_digit())
+                        });
+                    if !ok {
+                        return Err(cx.invalid(
+                            &path.key("warm_imports").index(i),
+                            format!(
+                                "\"{m}\" is not a Python module name like \"pandas\" or \"os.path\""
+                            ),
+                        ));
+                    }
+                }
+                mods.clone()
+            }
+        },
     })
 }
 

@@ -246,7 +246,7 @@ pub struct GatewaySection {
 impl Default for GatewaySection {
     fn default() -> Self {
         Self {
-            allowed_tools: vec!["files.*".to_owned()],
+            allowed_tools: vec!["files.*".to_owned(), "python.*".to_owned()],
         }
     }
 }
@@ -268,12 +268,15 @@ impl SandboxBackend {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SandboxSection {
     pub backend: SandboxBackend,
     pub memory_bytes: u64,
     pub pids: u32,
     pub timeout: Duration,
+    pub python_packages: Option<PathBuf>,
+    pub warm_pool: u32,
+    pub warm_imports: Vec<String>,
 }
 
 impl Default for SandboxSection {
@@ -283,6 +286,9 @@ impl Default for SandboxSection {
             memory_bytes: 512 * 1024 * 1024,
             pids: 64,
             timeout: Duration::from_secs(30),
+            python_packages: None,
+            warm_pool: 0,
+            warm_imports: Vec::new(),
         }
     }
 }

@@ -47,7 +47,7 @@ fn every_default() {
         }
     );
 
-    assert_eq!(c.gateway.allowed_tools, vec!["files.*"]);
+    assert_eq!(c.gateway.allowed_tools, vec!["files.*", "python.*"]);
     assert_eq!(c.sandbox.backend, SandboxBackend::Native);
     assert_eq!(c.sandbox.memory_bytes, 512 * 1024 * 1024);
     assert_eq!(c.sandbox.pids, 64);

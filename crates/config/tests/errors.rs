@@ -483,10 +483,22 @@ fn databases_are_checked_with_the_key_that_is_wrong() {
     for (text, needle) in [
         ("[databases.a]\npath = \"x.db\"\n", "databases.a.kind"),
         ("[databases.a]\nkind = \"sqlite\"\n", "databases.a.path"),
-        ("[databases.a]\nkind = \"postgres\"\nurl = \"mysql://x\"\n", "databases.a.url"),
-        ("[databases.a]\nkind = \"sqlite\"\npath = \"x.db\"\nurl = \"postgres://x\"\n", "databases.a.url"),
-        ("[databases.a]\nkind = \"sqlite\"\npath = \"x.db\"\nmax_rows = 0\n", "databases.a.max_rows"),
-        ("[databases.a]\nkind = \"sqlite\"\npath = \"x.db\"\nflavour = 1\n", "flavour"),
+        (
+            "[databases.a]\nkind = \"postgres\"\nurl = \"mysql://x\"\n",
+            "databases.a.url",
+        ),
+        (
+            "[databases.a]\nkind = \"sqlite\"\npath = \"x.db\"\nurl = \"postgres://x\"\n",
+            "databases.a.url",
+        ),
+        (
+            "[databases.a]\nkind = \"sqlite\"\npath = \"x.db\"\nmax_rows = 0\n",
+            "databases.a.max_rows",
+        ),
+        (
+            "[databases.a]\nkind = \"sqlite\"\npath = \"x.db\"\nflavour = 1\n",
+            "flavour",
+        ),
     ] {
         let err = bureau_config::parse_toml(text, &dir.path().join("bureau.toml"), &|_| None)
             .unwrap_err()

@@ -98,7 +98,7 @@ fn explain_mentions_each_section_and_the_defaults() {
     }
     for fact in [
         "default: every setting at its default",
-        "allowed_tools: files.* (default)",
+        "allowed_tools: files.*, python.* (default)",
         "backend: native (default)",
         "memory: 512 MiB (default)",
         "pids: 64 (default)",

@@ -17,6 +17,8 @@ mod pipeline;
 mod policy;
 mod registry;
 mod server;
+mod snapshots;
+mod spans;
 mod upstream;
 mod workspaces;
 
@@ -27,4 +29,5 @@ pub use config::GatewayConfig;
 pub use error::GatewayError;
 pub use policy::{AllowList, CallRequest, CedarPolicy, Policy};
 pub use server::{Gateway, GatewayParts};
+pub use snapshots::{Snapshot, Snapshots};
 pub use upstream::{UPSTREAM_FAILURE, Upstream};

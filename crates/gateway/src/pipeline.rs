@@ -10,14 +10,15 @@ use bureau_protocol::{
     ApprovalId, Content, Decision, RunId, ToolCall, ToolCallId, ToolResult, arguments_hash, meta,
 };
 use bureau_store::{ApprovalRequest, Approvals, CallBinding, Refusal};
-use bureau_tools::{Execution, Invocation, PolicyFacts, ToolContext, ToolError};
+use bureau_tools::{Access, Execution, Invocation, PolicyFacts, Resource, ToolContext, ToolError};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::audit::{AuditDecision, AuditEvent, AuditOutcome, AuditSink};
 use crate::policy::{CallRequest, Policy};
 use crate::registry::{Registry, Source};
-use crate::{UPSTREAM_FAILURE, Upstream};
+use crate::{Snapshots, UPSTREAM_FAILURE, Upstream};
 
 /// A decoded call's work.
 enum Work {
@@ -36,6 +37,8 @@ pub(crate) struct Pipeline {
     pub(crate) default_agent: Arc<str>,
     /// Where held calls wait for a human; `None`: held calls are refused.
     pub(crate) approvals: Option<Approvals>,
+    /// Where workspace snapshots go; `None`: workspaces are folders only.
+    pub(crate) snapshots: Option<Arc<dyn Snapshots>>,
 }
 
 /// What a call's `_meta` says about it (set by the control plane, never by
@@ -164,7 +167,11 @@ impl Pipeline {
             untrusted_args: &untrusted_args,
             now,
         };
-        match self.policy.decide(&request) {
+        let policy_span = crate::spans::policy();
+        let decision = policy_span.in_scope(|| self.policy.decide(&request));
+        crate::spans::decided(&policy_span, &decision);
+        drop(policy_span);
+        match decision {
             Decision::Allow => {}
             Decision::Deny { policy_ids, reason } => {
                 audit.policy_ids = policy_ids;
@@ -182,7 +189,14 @@ impl Pipeline {
                     tool: name.to_owned(),
                     arguments_hash: audit.arguments_hash.clone(),
                 };
-                match self.approve(approval_id, binding, &arguments, policy_ids, &reason, now) {
+                let approval_span = crate::spans::approval();
+                let approved = approval_span.in_scope(|| {
+                    self.approve(approval_id, binding, &arguments, policy_ids, &reason, now)
+                });
+                let (outcome, id) = approval_outcome(&approved);
+                crate::spans::approval_done(&approval_span, outcome, id);
+                drop(approval_span);
+                match approved {
                     Ok(id) => audit.approval_id = Some(id),
                     Err(held) => {
                         let Held {
@@ -199,8 +213,22 @@ impl Pipeline {
         }
 
         // 4. The tool.
+        let tool_span = crate::spans::tool(name);
         let ran = match work {
-            Work::Builtin(invocation) => self.run(invocation, run_id).await,
+            Work::Builtin(invocation) => {
+                let writes = entry.def.needs.iter().any(|n| {
+                    n.access == Access::Write
+                        && matches!(n.resource, Resource::Workspace | Resource::Sandbox)
+                });
+                let step = meta
+                    .idempotency_key
+                    .and_then(Value::as_str)
+                    .and_then(|k| k.rsplit_once(':'))
+                    .and_then(|(_, seq)| seq.parse().ok());
+                self.run(invocation, run_id, writes.then_some((name, step)))
+                    .instrument(tool_span.clone())
+                    .await
+            }
             Work::Upstream(up) => {
                 let call = ToolCall {
                     id: ToolCallId::new("gateway"),
@@ -213,9 +241,23 @@ impl Pipeline {
                         forward.insert(key.to_owned(), v.clone());
                     }
                 }
-                up.call(&call, &forward).await.map_err(Failure::Upstream)
+                // The trace goes on to the upstream server.
+                tool_span.in_scope(|| bureau_telemetry::inject_current(&mut forward));
+                up.call(&call, &forward)
+                    .instrument(tool_span.clone())
+                    .await
+                    .map_err(Failure::Upstream)
             }
         };
+        match &ran {
+            Ok(r) if r.is_error => crate::spans::tool_failed(&tool_span, "tool_error"),
+            Ok(_) => {}
+            Err(Failure::Tool(_)) => crate::spans::tool_failed(&tool_span, "tool_error"),
+            Err(Failure::Upstream(_)) => crate::spans::tool_failed(&tool_span, "upstream_failure"),
+            Err(Failure::Panicked) => crate::spans::tool_failed(&tool_span, "panicked"),
+            Err(Failure::TimedOut) => crate::spans::tool_failed(&tool_span, "timed_out"),
+        }
+        drop(tool_span);
         let (result, outcome) = match ran {
             Ok(result) => {
                 let outcome = if result.is_error {
@@ -334,12 +376,66 @@ impl Pipeline {
         Err(held(id, &binding.tool, reason))
     }
 
+    /// Runs a built-in tool in the run's workspace. `commit`: the tool may
+    /// change the workspace (its name and step), so a snapshot follows.
     async fn run(
         &self,
         invocation: Box<dyn Invocation>,
         run_id: Option<RunId>,
+        commit: Option<(&str, Option<u64>)>,
     ) -> Result<ToolResult, Failure> {
-        let workspace = self.workspaces.for_run(run_id).map_err(Failure::Tool)?;
+        let (workspace, first_open) = self.workspaces.open(run_id).map_err(Failure::Tool)?;
+        let snapshots = self.snapshots.clone();
+        let ws_id = run_id.map_or_else(|| "default".to_owned(), |r| r.to_string());
+        if let (Some(snap), Some(_), true) = (&snapshots, run_id, first_open) {
+            let (snap, ws, id) = (snap.clone(), workspace.clone(), ws_id.clone());
+            let hydrated = tokio::task::spawn_blocking(move || {
+                let empty = std::fs::read_dir(ws.path())
+                    .map(|mut d| d.next().is_none())
+                    .unwrap_or(false);
+                if empty {
+                    snap.hydrate(&id, ws.path())
+                } else {
+                    Ok(())
+                }
+            })
+            .await;
+            if let Ok(Err(e)) | Err(e) = hydrated.map_err(|e| e.to_string()) {
+                tracing::error!(error = %e, "cannot restore the workspace from its snapshot");
+                return Ok(ToolResult::error(format!(
+                    "the run's workspace could not be restored from its last snapshot ({e}); nothing was run: try again"
+                )));
+            }
+        }
+        let result = self.run_tool(invocation, workspace.clone()).await?;
+        if let (Some(snap), Some((tool, step))) = (snapshots, commit) {
+            let tool = tool.to_owned();
+            let span = crate::spans::snapshot(&tool);
+            let committed = tokio::task::spawn_blocking(move || {
+                snap.commit(&ws_id, workspace.path(), run_id, step, &tool)
+            })
+            .instrument(span)
+            .await;
+            match committed {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "cannot snapshot the workspace");
+                    return Ok(with_warning(result, &e));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the snapshot task failed");
+                    return Ok(with_warning(result, &e.to_string()));
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    async fn run_tool(
+        &self,
+        invocation: Box<dyn Invocation>,
+        workspace: Arc<bureau_tools::Workspace>,
+    ) -> Result<ToolResult, Failure> {
         let ctx = ToolContext { workspace };
         match invocation.execution() {
             Execution::Inline => {
@@ -376,6 +472,15 @@ fn parse_run_id(value: Option<&Value>) -> Result<Option<RunId>, String> {
     }
 }
 
+/// A result whose workspace snapshot failed: the work happened, but the
+/// next step elsewhere may not see it. Said plainly to the model.
+fn with_warning(mut result: ToolResult, error: &str) -> ToolResult {
+    result.content.push(Content::Text {
+        text: format!("warning: the workspace could not be snapshotted ({error}); its changes are on this machine only"),
+    });
+    result
+}
+
 /// The result of a held call: an error the model can read, and the
 /// approval id in structured content for the control plane.
 fn held(id: ApprovalId, tool: &str, reason: &str) -> Box<Held> {
@@ -392,6 +497,17 @@ fn held(id: ApprovalId, tool: &str, reason: &str) -> Box<Held> {
             reason: reason.to_owned(),
         },
     })
+}
+
+/// `granted`, `held` or `refused`, and the approval id, for the span.
+fn approval_outcome(approved: &Result<ApprovalId, Box<Held>>) -> (&'static str, Option<String>) {
+    match approved {
+        Ok(id) => ("granted", Some(id.to_string())),
+        Err(h) => match h.decision {
+            AuditDecision::Denied { .. } => ("refused", h.id.map(|id| id.to_string())),
+            _ => ("held", h.id.map(|id| id.to_string())),
+        },
+    }
 }
 
 struct Held {
@@ -588,6 +704,7 @@ mod bench {
             call_timeout: Duration::from_secs(30),
             default_agent: Arc::from("default"),
             approvals: None,
+            snapshots: None,
         };
         std::fs::write(dir.path().join("d/small.txt"), "hello world\n".repeat(10)).unwrap();
         let run = RunId::new();

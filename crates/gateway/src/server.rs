@@ -19,6 +19,7 @@ use rmcp::{ErrorData, ServerHandler, ServiceExt};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::pipeline::{CallMeta, Pipeline};
 use crate::policy::{AllowList, Policy};
@@ -54,6 +55,8 @@ pub struct GatewayParts {
     pub approvals: Option<bureau_store::Approvals>,
     /// Other MCP servers whose tools this gateway fronts.
     pub upstream: Option<Arc<dyn crate::Upstream>>,
+    /// Where workspace snapshots go after calls that may change a workspace.
+    pub snapshots: Option<Arc<dyn crate::Snapshots>>,
 }
 
 impl Gateway {
@@ -71,6 +74,7 @@ impl Gateway {
             toolsets: vec![files],
             approvals: None,
             upstream: None,
+            snapshots: None,
         })
     }
 
@@ -84,6 +88,7 @@ impl Gateway {
             toolsets,
             approvals,
             upstream,
+            snapshots,
         } = parts;
         let registry = Registry::new(toolsets, upstream, policy.as_ref())?;
         let workspaces = Workspaces::new(&config)?;
@@ -102,6 +107,7 @@ impl Gateway {
             call_timeout: config.call_timeout,
             default_agent: Arc::from(config.default_agent.as_str()),
             approvals,
+            snapshots,
         };
         Ok(Self {
             inner: Arc::new(Inner { pipeline, info }),
@@ -234,14 +240,17 @@ impl ServerHandler for Handler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         // rmcp moves the request's `_meta` into the context; look in both.
-        let call_meta =
-            CallMeta::from_maps(&[request.meta.as_deref().map(|m| &**m), Some(&context.meta)]);
+        let maps = [request.meta.as_deref().map(|m| &**m), Some(&context.meta)];
+        let call_meta = CallMeta::from_maps(&maps);
+        let span = crate::spans::tools_call(&request.name, &maps);
         let arguments = request.arguments.map_or(Value::Null, Value::Object);
         let result = self
             .inner
             .pipeline
             .call(&request.name, arguments, call_meta)
+            .instrument(span.clone())
             .await;
+        crate::spans::call_done(&span, &result);
         Ok(CallToolResponse::Complete(result))
     }
 
@@ -268,12 +277,20 @@ impl ServerHandler for Handler {
                 None,
             ));
         };
-        let call_meta = CallMeta::from_maps(&[
+        let maps = [
             params.get("_meta").and_then(Value::as_object),
             Some(&context.meta),
-        ]);
+        ];
+        let call_meta = CallMeta::from_maps(&maps);
+        let span = crate::spans::tools_call(name, &maps);
         let arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
-        let mut result = self.inner.pipeline.call(name, arguments, call_meta).await;
+        let mut result = self
+            .inner
+            .pipeline
+            .call(name, arguments, call_meta)
+            .instrument(span.clone())
+            .await;
+        crate::spans::call_done(&span, &result);
         let modern = context
             .protocol_version()
             .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());

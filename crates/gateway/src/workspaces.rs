@@ -37,21 +37,27 @@ impl Workspaces {
         })
     }
 
+    #[cfg(test)]
     pub(crate) fn for_run(&self, run: Option<RunId>) -> Result<Arc<Workspace>, ToolError> {
+        self.open(run).map(|(ws, _)| ws)
+    }
+
+    /// The run's folder, and whether this process opened it just now.
+    pub(crate) fn open(&self, run: Option<RunId>) -> Result<(Arc<Workspace>, bool), ToolError> {
         let Some(run) = run else {
-            return Ok(self.default.clone());
+            return Ok((self.default.clone(), false));
         };
         if let Some(ws) = self.lock().touch(run) {
-            return Ok(ws);
+            return Ok((ws, false));
         }
         // The run id's canonical form is a UUID: one safe path component.
         let ws = Arc::new(self.root.subdir(&run.to_string(), Create::IfMissing)?);
         let mut cache = self.lock();
         if let Some(existing) = cache.touch(run) {
-            return Ok(existing);
+            return Ok((existing, false));
         }
         cache.insert(run, ws.clone());
-        Ok(ws)
+        Ok((ws, true))
     }
 
     pub(crate) fn forget(&self, run: RunId) {

@@ -59,6 +59,7 @@ fn gateway_with(
         toolsets: vec![files],
         approvals,
         upstream: None,
+        snapshots: None,
     })
     .unwrap()
 }

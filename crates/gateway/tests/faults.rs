@@ -135,6 +135,7 @@ async fn panics_and_timeouts_end_in_error_results() {
         ],
         approvals: None,
         upstream: None,
+        snapshots: None,
     })
     .unwrap();
     let client = connect(&gateway, Era::Legacy).await;
@@ -211,6 +212,7 @@ async fn calls_that_need_approval_do_not_run_yet() {
         toolsets: vec![Arc::new(FilesToolset::default())],
         approvals: None,
         upstream: None,
+        snapshots: None,
     })
     .unwrap();
     let client = connect(&gateway, Era::Modern).await;
@@ -271,6 +273,7 @@ fn bad_configuration_fails_at_start_with_a_fix() {
         ],
         approvals: None,
         upstream: None,
+        snapshots: None,
     })
     .err()
     .unwrap();

@@ -194,8 +194,12 @@ impl McpHub {
         };
         let mut params = CallToolRequestParams::new(route.tool.clone());
         params.arguments = arguments;
+        // The caller's span travels as W3C trace context (`traceparent`,
+        // `tracestate`) when it has one; the caller's keys stay.
+        let mut meta = meta.clone();
+        bureau_telemetry::inject_current(&mut meta);
         if !meta.is_empty() {
-            params.meta = Some(RequestMetaObject::from(meta.clone()));
+            params.meta = Some(RequestMetaObject::from(meta));
         }
         // Dropping rmcp's request future before the answer (here: on
         // timeout) sends `notifications/cancelled` for it.

@@ -16,6 +16,7 @@ mod host;
 mod provenance;
 mod resume;
 mod run;
+mod spans;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

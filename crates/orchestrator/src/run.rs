@@ -15,6 +15,7 @@ use bureau_store::Journal;
 use futures::StreamExt;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::guard::{Admission, CircuitBreakers, LoopDetector, backoff_delay};
 use crate::host::{ToolCallError, ToolHost};
@@ -140,7 +141,24 @@ impl<'a> RunLoop<'a> {
         }
     }
 
+    /// The run under its `invoke_agent` span, in the run's own trace.
     pub(crate) async fn run(self) -> Result<RunSummary, OrchestratorError> {
+        let span = crate::spans::invoke_agent(&self.req);
+        crate::spans::agent_done(&span, self.start().instrument(span.clone()).await)
+    }
+
+    /// [`Self::continue_from`] under its `invoke_agent` span: a resumed run
+    /// continues its trace.
+    pub(crate) async fn resume(
+        self,
+        steps: Vec<StepRecord>,
+    ) -> Result<RunSummary, OrchestratorError> {
+        let span = crate::spans::invoke_agent(&self.req);
+        let summary = self.continue_from(steps).instrument(span.clone()).await;
+        crate::spans::agent_done(&span, summary)
+    }
+
+    async fn start(self) -> Result<RunSummary, OrchestratorError> {
         let record = RunRecord {
             run_id: self.req.run_id,
             agent: self.req.agent_name.clone(),
@@ -154,7 +172,7 @@ impl<'a> RunLoop<'a> {
 
     /// Continues a run from its journal: finished steps are replayed, never
     /// re-executed; calls that were in flight are closed as interrupted.
-    pub(crate) async fn resume(
+    async fn continue_from(
         mut self,
         steps: Vec<StepRecord>,
     ) -> Result<RunSummary, OrchestratorError> {
@@ -341,9 +359,18 @@ impl<'a> RunLoop<'a> {
         if let Some((status, reason)) = self.tripped() {
             return Ok(Next::Exhausted { status, reason });
         }
-        let response = match self.guarded(self.model.complete(&self.conversation)).await {
-            Ok(Ok(r)) => r,
+        let span = crate::spans::chat(self.model.provider(), self.model.model());
+        let call = self
+            .model
+            .complete(&self.conversation)
+            .instrument(span.clone());
+        let response = match self.guarded(call).await {
+            Ok(Ok(r)) => {
+                crate::spans::chat_answered(&span, &r);
+                r
+            }
             Ok(Err(e)) => {
+                crate::spans::failed(&span, &e.to_string());
                 return Ok(Next::Finish {
                     status: RunStatus::Failed,
                     reason: format!("the model call failed: {e}"),
@@ -531,7 +558,23 @@ impl<'a> RunLoop<'a> {
 
     /// One call: offered? circuit closed? then the call, with retries for
     /// failures that are safe to retry.
-    async fn execute(&self, call: &ToolCall, seq: u64, approval: Option<&str>) -> Done {
+    fn execute<'b>(
+        &'b self,
+        call: &'b ToolCall,
+        seq: u64,
+        approval: Option<&'b str>,
+    ) -> impl Future<Output = Done> + Send + 'b {
+        let span = crate::spans::execute_tool(call);
+        let traced = span.clone();
+        async move {
+            let done = self.execute_traced(call, seq, approval).await;
+            crate::spans::tool_done(&traced, done.outcome);
+            done
+        }
+        .instrument(span)
+    }
+
+    async fn execute_traced(&self, call: &ToolCall, seq: u64, approval: Option<&str>) -> Done {
         let started = Instant::now();
         let done = |outcome, result| Done {
             outcome,

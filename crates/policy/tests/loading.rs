@@ -19,14 +19,14 @@ fn readonly_analyst_example_loads_with_its_examples() {
     let p = load(&dir).unwrap();
     assert_eq!(p.len(), 2);
     let req = Request::from_json(
-        r#"{"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "update"}}"#,
+        r#"{"agent": "analyst", "tool": "sql.query", "resource": {"database": "analytics"}, "args": {"statement_class": "write"}}"#,
     )
     .unwrap();
     assert_eq!(
         evaluate(&p, &req),
         Decision::Deny {
             policy_ids: vec!["analyst-selects-only".into()],
-            reason: "the analyst may only run SELECT statements; rewrite the query as a SELECT"
+            reason: "the analyst may only run statements that read (SELECT); rewrite the query as a SELECT"
                 .into(),
         }
     );

@@ -106,6 +106,25 @@ pub enum StoreError {
     #[error("the journal is closed ({detail}); reopen it to continue")]
     Closed { detail: &'static str },
 
+    /// The Postgres journal could not be reached. `target` is the URL
+    /// without its password.
+    #[error(
+        "cannot connect to the Postgres journal at {target}: {source}; check that the server is running and that the URL's host, port, database and user are right"
+    )]
+    Connect {
+        target: String,
+        #[source]
+        source: BackendError,
+    },
+
+    /// A leased worker's write or renewal after its lease was taken over
+    /// (it expired and another worker claimed the run) or released.
+    /// Nothing of the call was written.
+    #[error(
+        "the lease on run {run_id} with fencing token {fencing_token} is no longer held (it expired and another worker took the run over, or it was released); nothing was written: stop working on this run and claim another"
+    )]
+    LeaseLost { run_id: RunId, fencing_token: u64 },
+
     /// The control database (approvals, audit log) failed.
     #[error("cannot {action} in {path}: {source}")]
     Control {

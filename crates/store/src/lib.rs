@@ -3,11 +3,13 @@
 //!
 //! This crate owns the [`Journal`] trait (backend-neutral: no database
 //! types in it), its SQLite backend [`SqliteJournal`] (one writer thread,
-//! group commit, WAL), the do-nothing [`NullJournal`], the schema and its
-//! forward-only migrations. It stores `bureau_protocol` types as versioned
-//! JSON and must not know how they are produced: nothing about models,
-//! tools, policies, HTTP or where the data directory lives (the CLI decides
-//! and passes a path).
+//! group commit, WAL), its Postgres backend [`PostgresJournal`] (many
+//! workers, run leasing with fencing tokens), the do-nothing
+//! [`NullJournal`], the schemas and their forward-only migrations. It
+//! stores `bureau_protocol` types as versioned JSON and must not know how
+//! they are produced: nothing about models, tools, policies, HTTP or where
+//! the data directory lives or which database URL to use (the CLI decides
+//! and passes a path or a URL).
 //!
 //! Durability: an `append` that returned is committed (SQLite WAL,
 //! `synchronous=NORMAL`): it survives the process being killed, which is
@@ -19,6 +21,7 @@
 mod control;
 mod error;
 mod null;
+mod postgres;
 mod sqlite;
 
 use bureau_protocol::{RunId, RunRecord, RunStatus, RunSummary, StepRecord};
@@ -30,6 +33,7 @@ pub use control::{
 };
 pub use error::{BackendError, StoreError};
 pub use null::NullJournal;
+pub use postgres::{Lease, POSTGRES_SCHEMA_VERSION, PostgresJournal, WorkSignal};
 pub use sqlite::{SCHEMA_VERSION, SqliteJournal};
 
 /// Where runs and their steps are recorded.

@@ -284,3 +284,26 @@ fn appends_from_two_handles_keep_one_chain() {
     assert_eq!(report.entries, 100);
     assert_eq!(report.first_break, None);
 }
+
+#[test]
+fn processes_racing_to_create_the_key_all_get_the_same_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("grant.key");
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || GrantKey::load_or_create(&path).map(|k| format!("{k:?}")))
+        })
+        .collect();
+    for t in threads {
+        assert!(t.join().unwrap().is_ok());
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes.len(), 32);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name() != "grant.key")
+        .collect();
+    assert!(leftovers.is_empty(), "temporary key files left behind");
+}

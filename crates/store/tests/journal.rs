@@ -1,11 +1,15 @@
-//! The journal's behaviour through its public API, on real SQLite files.
+//! The journal's behaviour through its public API, on real SQLite files:
+//! the shared `Journal` contract (`common/conformance.rs`, also run against
+//! Postgres in `tests/postgres.rs`) on a file and in memory, then what is
+//! SQLite's own (files, headers, the key index).
 
 mod common;
+#[path = "common/conformance.rs"]
+mod conformance;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use bureau_protocol::{RunId, RunStatus, StepRecord};
+use bureau_protocol::RunStatus;
 use bureau_store::{Journal, SCHEMA_VERSION, SqliteJournal, StoreError};
 use common::{run_record, step, steps, summary};
 
@@ -18,112 +22,73 @@ fn journals() -> (tempfile::TempDir, Vec<SqliteJournal>) {
     (dir, vec![file, memory])
 }
 
+/// Runs a shared body on a fresh file journal and a fresh in-memory one,
+/// closing each afterwards (a close that fails fails the test).
+macro_rules! on_both {
+    ($body:path) => {{
+        let (_dir, journals) = journals();
+        for j in journals {
+            $body(&j).await;
+            j.close().unwrap();
+        }
+    }};
+    (arc $body:path $(, $arg:expr)*) => {{
+        let (_dir, journals) = journals();
+        for j in journals {
+            let j: Arc<dyn Journal> = Arc::new(j);
+            $body(j $(, $arg)*).await;
+        }
+    }};
+}
+
 #[tokio::test]
 async fn every_entry_kind_round_trips_with_the_run_and_its_summary() {
-    let (_dir, journals) = journals();
-    for j in journals {
-        let run = run_record(1_700_000_000_000);
-        j.create_run(&run).await.unwrap();
-
-        let view = j.get_run(run.run_id).await.unwrap().unwrap();
-        assert_eq!(view.run, run);
-        assert_eq!(view.status, RunStatus::Running);
-        assert_eq!(view.summary, None);
-
-        // 15 entries: all three kinds, all five tool outcomes; one record
-        // per call and batches of three.
-        let all = steps(run.run_id, 0..15);
-        j.append(all[..1].to_vec()).await.unwrap();
-        j.append(all[1..3].to_vec()).await.unwrap();
-        for chunk in all[3..].chunks(3) {
-            j.append(chunk.to_vec()).await.unwrap();
-        }
-        j.append(Vec::new()).await.unwrap();
-        assert_eq!(
-            j.steps(run.run_id).await.unwrap(),
-            all,
-            "{}",
-            j.path().display()
-        );
-
-        let done = summary(&run, RunStatus::Completed);
-        j.update_run(&done).await.unwrap();
-        let view = j.get_run(run.run_id).await.unwrap().unwrap();
-        assert_eq!(view.run, run);
-        assert_eq!(view.status, RunStatus::Completed);
-        assert_eq!(view.summary, Some(done));
-        assert!(view.updated_at_ms > 0);
-
-        assert_eq!(j.get_run(RunId::new()).await.unwrap(), None);
-        assert!(j.steps(RunId::new()).await.unwrap().is_empty());
-        j.close().unwrap();
-    }
+    on_both!(conformance::every_entry_kind_round_trips_with_the_run_and_its_summary);
 }
 
 #[tokio::test]
 async fn runs_are_listed_newest_first_up_to_the_limit() {
-    let (_dir, journals) = journals();
-    for j in journals {
-        let runs: Vec<_> = [30, 10, 50, 20, 40].into_iter().map(run_record).collect();
-        for r in &runs {
-            j.create_run(r).await.unwrap();
-        }
-        j.update_run(&summary(&runs[1], RunStatus::Failed))
-            .await
-            .unwrap();
-
-        let listed = j.list_runs(100).await.unwrap();
-        let created: Vec<i64> = listed.iter().map(|v| v.run.created_at_ms).collect();
-        assert_eq!(created, vec![50, 40, 30, 20, 10]);
-        assert_eq!(listed[4].status, RunStatus::Failed);
-        assert_eq!(listed[0].status, RunStatus::Running);
-
-        let top2 = j.list_runs(2).await.unwrap();
-        assert_eq!(top2, listed[..2].to_vec());
-        assert!(j.list_runs(0).await.unwrap().is_empty());
-    }
+    on_both!(conformance::runs_are_listed_newest_first_up_to_the_limit);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_runs_keep_every_record_once_and_in_order() {
-    let (_dir, journals) = journals();
-    for j in journals {
-        let j: Arc<dyn Journal> = Arc::new(j);
-        let mut tasks = Vec::new();
-        for t in 0..200_u64 {
-            let j = j.clone();
-            tasks.push(tokio::spawn(async move {
-                let run = run_record(i64::try_from(t).unwrap());
-                j.create_run(&run).await.unwrap();
-                let mut seq = 0;
-                while seq < 30 {
-                    // Alternate one-record calls and three-record steps.
-                    let n = if (seq + t) % 2 == 0 { 1 } else { 3 };
-                    j.append(steps(run.run_id, seq..seq + n)).await.unwrap();
-                    seq += n;
-                    tokio::task::yield_now().await;
-                }
-                j.update_run(&summary(&run, RunStatus::Completed))
-                    .await
-                    .unwrap();
-                (run.run_id, seq)
-            }));
-        }
-        let mut ids = HashSet::new();
-        for task in tasks {
-            let (run_id, n) = task.await.unwrap();
-            let got = j.steps(run_id).await.unwrap();
-            assert_eq!(got, steps(run_id, 0..n), "run {run_id}");
-            assert!(ids.insert(run_id));
-        }
-        let listed = j.list_runs(1000).await.unwrap();
-        assert_eq!(listed.len(), 200);
-        assert!(
-            listed
-                .iter()
-                .all(|v| v.status == RunStatus::Completed && ids.contains(&v.run.run_id))
-        );
-    }
+    on_both!(arc conformance::concurrent_runs_keep_every_record_once_and_in_order, 200);
+}
+
+#[tokio::test]
+async fn a_duplicate_seq_is_a_conflict_and_its_whole_call_is_discarded() {
+    on_both!(conformance::a_duplicate_seq_is_a_conflict_and_its_whole_call_is_discarded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_call_does_not_fail_the_others_in_its_group() {
+    on_both!(arc conformance::a_failing_call_does_not_fail_the_others);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_writers_of_the_same_seq_win_once_each() {
+    on_both!(arc conformance::racing_writers_of_the_same_seq_win_once_each);
+}
+
+#[tokio::test]
+async fn unknown_and_duplicate_runs_are_clear_errors() {
+    on_both!(conformance::unknown_and_duplicate_runs_are_clear_errors);
+}
+
+#[tokio::test]
+async fn a_seq_beyond_sqlite_integers_is_refused_before_writing() {
+    on_both!(conformance::a_seq_beyond_i64_is_refused_before_writing);
+}
+
+#[tokio::test]
+async fn reads_see_committed_writes_immediately() {
+    on_both!(conformance::reads_see_committed_writes_immediately);
+}
+
+#[tokio::test]
+async fn steps_read_back_in_seq_order_whatever_the_write_order() {
+    on_both!(conformance::steps_read_back_in_seq_order_whatever_the_write_order);
 }
 
 #[tokio::test]
@@ -149,132 +114,6 @@ async fn data_survives_closing_and_reopening_the_file() {
     j.close().unwrap();
     let j = SqliteJournal::open(&path).unwrap();
     assert_eq!(j.steps(run.run_id).await.unwrap(), steps(run.run_id, 0..9));
-}
-
-#[tokio::test]
-async fn a_duplicate_seq_is_a_conflict_and_its_whole_call_is_discarded() {
-    let (_dir, journals) = journals();
-    for j in journals {
-        let run = run_record(1);
-        j.create_run(&run).await.unwrap();
-        j.append(steps(run.run_id, 0..3)).await.unwrap();
-
-        // Single record.
-        let mut dup = step(run.run_id, 1);
-        dup.at_ms = 99;
-        let err = j.append(vec![dup]).await.unwrap_err();
-        assert!(
-            matches!(err, StoreError::Conflict { run_id, seq: 1 } if run_id == run.run_id),
-            "{err}"
-        );
-        assert!(err.to_string().contains("never overwrites"), "{err}");
-
-        // A batch whose last record collides: none of it is written.
-        let err = j.append(vec![
-            step(run.run_id, 3),
-            step(run.run_id, 4),
-            step(run.run_id, 0),
-        ]);
-        let err = err.await.unwrap_err();
-        assert!(matches!(err, StoreError::Conflict { seq: 0, .. }), "{err}");
-
-        // A batch that collides with itself.
-        let err = j
-            .append(vec![step(run.run_id, 5), step(run.run_id, 5)])
-            .await
-            .unwrap_err();
-        assert!(matches!(err, StoreError::Conflict { seq: 5, .. }), "{err}");
-
-        assert_eq!(j.steps(run.run_id).await.unwrap(), steps(run.run_id, 0..3));
-        // The journal keeps working after a conflict.
-        j.append(steps(run.run_id, 3..6)).await.unwrap();
-        assert_eq!(j.steps(run.run_id).await.unwrap(), steps(run.run_id, 0..6));
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_call_does_not_fail_the_others_in_its_group() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = Arc::new(SqliteJournal::open(&dir.path().join("bureau.db")).unwrap());
-    let run = run_record(1);
-    j.create_run(&run).await.unwrap();
-    j.append(vec![step(run.run_id, 0)]).await.unwrap();
-    // Many concurrent calls, every other one a duplicate of seq 0: the
-    // good ones must all commit whether or not they share a group with a
-    // bad one.
-    let mut tasks = Vec::new();
-    for i in 1..=100_u64 {
-        let j = j.clone();
-        let run_id = run.run_id;
-        tasks.push(tokio::spawn(async move {
-            let records = if i % 2 == 0 {
-                vec![step(run_id, i), step(run_id, 0)]
-            } else {
-                vec![step(run_id, i)]
-            };
-            (i, j.append(records).await)
-        }));
-    }
-    for t in tasks {
-        let (i, result) = t.await.unwrap();
-        match i % 2 {
-            0 => assert!(
-                matches!(result, Err(StoreError::Conflict { seq: 0, .. })),
-                "{i}"
-            ),
-            _ => result.unwrap(),
-        }
-    }
-    let got: Vec<u64> = j
-        .steps(run.run_id)
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.seq)
-        .collect();
-    let want: Vec<u64> = std::iter::once(0)
-        .chain((1..=100).filter(|i| i % 2 == 1))
-        .collect();
-    assert_eq!(got, want);
-}
-
-#[tokio::test]
-async fn unknown_and_duplicate_runs_are_clear_errors() {
-    let (_dir, journals) = journals();
-    for j in journals {
-        let run = run_record(1);
-        let stray = RunId::new();
-        let err = j.append(vec![step(stray, 0)]).await.unwrap_err();
-        assert!(
-            matches!(err, StoreError::UnknownRun { run_id } if run_id == stray),
-            "{err}"
-        );
-        let err = j
-            .update_run(&summary(&run, RunStatus::Failed))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, StoreError::UnknownRun { .. }), "{err}");
-        assert!(err.to_string().contains("create_run"), "{err}");
-
-        j.create_run(&run).await.unwrap();
-        let mut again = run.clone();
-        again.task = "something else".into();
-        let err = j.create_run(&again).await.unwrap_err();
-        assert!(matches!(err, StoreError::RunExists { .. }), "{err}");
-        assert_eq!(j.get_run(run.run_id).await.unwrap().unwrap().run, run);
-    }
-}
-
-#[tokio::test]
-async fn a_seq_beyond_sqlite_integers_is_refused_before_writing() {
-    let j = SqliteJournal::open_in_memory().unwrap();
-    let run = run_record(1);
-    j.create_run(&run).await.unwrap();
-    let mut huge = step(run.run_id, 1);
-    huge.seq = u64::MAX;
-    let err = j.append(vec![step(run.run_id, 0), huge]).await.unwrap_err();
-    assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
-    assert!(j.steps(run.run_id).await.unwrap().is_empty());
 }
 
 #[test]
@@ -377,19 +216,6 @@ async fn a_step_from_a_newer_journal_version_is_a_clear_error() {
         "{err:?}"
     );
     assert!(err.to_string().contains("upgrade bureau"), "{err}");
-}
-
-#[tokio::test]
-async fn reads_see_committed_writes_immediately() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = SqliteJournal::open(&dir.path().join("bureau.db")).unwrap();
-    let run = run_record(1);
-    j.create_run(&run).await.unwrap();
-    for seq in 0..50 {
-        j.append(vec![step(run.run_id, seq)]).await.unwrap();
-        let got: Vec<StepRecord> = j.steps(run.run_id).await.unwrap();
-        assert_eq!(got.len(), usize::try_from(seq + 1).unwrap());
-    }
 }
 
 /// More records than one batch of the key index (4,096), so at every point

@@ -10,11 +10,13 @@
 
 mod error;
 pub mod files;
+pub mod python;
 mod toolset;
 mod workspace;
 
 pub use error::ToolError;
 pub use files::{FilesLimits, FilesToolset};
+pub use python::{ColdPython, PythonRunner, PythonToolset, WarmPython};
 pub use toolset::{
     Access, Execution, Invocation, PolicyFacts, Requirement, Resource, ToolContext, ToolDef,
     Toolset, decode_arguments, input_schema,

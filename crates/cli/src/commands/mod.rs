@@ -7,6 +7,9 @@ pub mod mcp;
 pub mod policy;
 pub mod run;
 pub mod runs;
+pub mod sandbox;
+pub mod trace;
+pub mod workspace;
 
 use std::process::ExitCode;
 
@@ -29,6 +32,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy { command } => policy::execute(command),
         Command::Approvals { command } => approvals::execute(&ctx, command),
         Command::Audit(args) => audit::execute(&ctx, args),
+        Command::Sandbox { command } => sandbox::execute(&ctx, command),
+        Command::Workspace { command } => workspace::execute(&ctx, command),
+        Command::Trace(args) => trace::execute(&ctx, args),
         Command::Bench { command } => crate::bench::execute(&ctx, command).await,
     }
 }

@@ -44,7 +44,13 @@ impl GrantKey {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key: [u8; 32] = rand::random();
-                let tmp = path.with_extension("tmp");
+                // A name of this process's own: several processes may race
+                // to create the key; the first link wins, the others read it.
+                let tmp = path.with_extension(format!(
+                    "tmp.{}.{:016x}",
+                    std::process::id(),
+                    rand::random::<u64>()
+                ));
                 {
                     use std::os::unix::fs::OpenOptionsExt;
                     let mut f = std::fs::OpenOptions::new()
@@ -58,12 +64,13 @@ impl GrantKey {
                     f.sync_all().map_err(err)?;
                 }
                 // Another process may have created it meanwhile: first wins.
-                match std::fs::hard_link(&tmp, path) {
+                let linked = std::fs::hard_link(&tmp, path);
+                let _ = std::fs::remove_file(&tmp);
+                match linked {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(err(e)),
                 }
-                let _ = std::fs::remove_file(&tmp);
                 Self::load_or_create(path)
             }
             Err(e) => Err(err(e)),

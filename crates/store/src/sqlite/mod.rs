@@ -1,7 +1,7 @@
 //! The SQLite journal: one writer thread with group commit, one reader
 //! thread, both owning their connection.
 
-mod encode;
+pub(crate) mod encode;
 mod keys;
 mod read;
 mod schema;
