@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use bureau_config::SandboxBackend;
 use bureau_config::{Config, ModelConfig, Price, Provider};
+use bureau_config::{SandboxBackend, StoreBackend};
 use bureau_gateway::{
     AllowList, CedarPolicy, ChainedAudit, Gateway, GatewayConfig, GatewayParts, Policy, Snapshot,
     Snapshots, Upstream,
@@ -21,7 +21,7 @@ use bureau_protocol::{RunId, ToolCall, ToolResult, ToolSpec};
 use bureau_sandbox::native::{NativeConfig, NativeSandbox, WarmPool, WarmPoolConfig};
 use bureau_sandbox::{Grant, Sandbox};
 use bureau_store::{ControlStore, GrantKey};
-use bureau_store::{Journal, NullJournal, SqliteJournal};
+use bureau_store::{Journal, NullJournal, PostgresJournal, SqliteJournal};
 use bureau_tools::{ColdPython, FilesToolset, PythonRunner, PythonToolset, Toolset, WarmPython};
 use serde_json::{Map, Value};
 
@@ -69,7 +69,13 @@ pub fn load_config(flag: Option<&Path>) -> anyhow::Result<(Config, Option<PathBu
     }
 }
 
-pub fn open_journal(data_dir: &Path, config: &Config) -> anyhow::Result<Arc<dyn Journal>> {
+/// The journal `[store]` names: a SQLite file (default `{data_dir}/bureau.db`)
+/// or a Postgres database shared by many processes.
+pub async fn open_journal(data_dir: &Path, config: &Config) -> anyhow::Result<Arc<dyn Journal>> {
+    if let StoreBackend::Postgres { url } = &config.store.backend {
+        let journal = PostgresJournal::connect(url).await?;
+        return Ok(Arc::new(journal));
+    }
     let path = config
         .store
         .path

@@ -230,7 +230,7 @@ async fn orchestrator(ctx: &Context, args: OrchestratorBench) -> anyhow::Result<
     let model = ScriptedModel::from_json(&script(args.steps), "bench")?
         .with_latency(Duration::from_millis(args.latency_ms));
     let journal = match args.journal {
-        JournalKind::Sqlite => app::open_journal(&base, &config)?,
+        JournalKind::Sqlite => app::open_journal(&base, &config).await?,
         JournalKind::None => app::null_journal(),
     };
     let gateway = app::gateway(&base, &config).await?;

@@ -108,7 +108,7 @@ pub async fn resume(ctx: &Context, args: ResumeArgs) -> anyhow::Result<ExitCode>
     let data_dir = app::data_dir(ctx.data_dir.as_deref())?;
     let (config, _) = app::load_config(ctx.config.as_deref())?;
     let run_id: RunId = args.id.parse()?;
-    let journal = app::open_journal(&data_dir, &config)?;
+    let journal = app::open_journal(&data_dir, &config).await?;
     let view = journal.get_run(run_id).await?.with_context(|| {
         format!("there is no run {run_id} in this data dir: `bureau runs list` shows the runs")
     })?;
@@ -204,7 +204,7 @@ async fn execute(
         .with_context(|| format!("there is no agent `{agent_name}` in the config"))?
         .clone();
     let choice = app::model_choice(model, config)?;
-    let journal = app::open_journal(data_dir, config)?;
+    let journal = app::open_journal(data_dir, config).await?;
     let gateway = app::gateway(data_dir, config).await?;
     let hub = Arc::new(app::tool_hub(&gateway).await?);
     let orchestrator = Orchestrator::new(choice.client, hub.clone(), journal);

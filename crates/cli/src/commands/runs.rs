@@ -32,7 +32,7 @@ pub enum RunsCommand {
 pub async fn execute(ctx: &Context, command: RunsCommand) -> anyhow::Result<ExitCode> {
     let data_dir = app::data_dir(ctx.data_dir.as_deref())?;
     let (config, _) = app::load_config(ctx.config.as_deref()).unwrap_or((Config::default(), None));
-    let journal = app::open_journal(&data_dir, &config)?;
+    let journal = app::open_journal(&data_dir, &config).await?;
     match command {
         RunsCommand::List { limit, json } => {
             let runs = journal.list_runs(limit).await?;
