@@ -38,6 +38,7 @@ pub use types::{
     PolicySection, Price, Provider, RetrySection, SandboxBackend, SandboxSection, StoreBackend,
     StoreSection, TelemetrySection, ToolRetry,
 };
+pub use units::{parse_duration, parse_size};
 
 use crate::expand::Expander;
 use crate::locate::{Document, KeyPath};

@@ -8,7 +8,7 @@ use std::time::Duration;
 /// `"1m30s"`. Units: `ms`, `s`, `m`, `h`, `d`.
 ///
 /// The error is a phrase to put after the key's name.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let hint =
         "write a number followed by a unit (ms, s, m, h, d), like \"30s\", \"500ms\" or \"1m30s\"";
     let s = text.trim();
@@ -91,7 +91,7 @@ const KIB: u64 = 1024;
 /// binary unit — `K`, `M`, `G`, `T`, optionally followed by `i`/`B`/`iB`
 /// (`"512M"`, `"512MiB"`, `"1G"`), case-insensitive. Every unit is a power
 /// of 1024, as in Docker and cgroups.
-pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, String> {
     let hint =
         "write a number of bytes or a number with a unit (K, M, G, T), like \"512M\" or \"1G\"";
     let s = text.trim();

@@ -478,10 +478,26 @@ impl<'a> RunLoop<'a> {
                 return Ok(next);
             }
         };
-        let limit = self.req.agent.max_tool_result_chars;
         let mut records = Vec::with_capacity(results.len());
         let mut held = Vec::new();
         for (call, done) in calls.into_iter().zip(results) {
+            let (rec, on_hold) = self.observe(turn, call, done);
+            records.push(rec);
+            held.extend(on_hold);
+        }
+        self.journal.append(records).await?;
+        Ok(paused_or(held, Next::CallModel))
+    }
+
+    /// One finished call: its event, its message to the model (not for a
+    /// call held for approval: the model sees its real result once a human
+    /// decides) and its journal record. Returns how a held call is named in
+    /// the pause reason.
+    fn observe(&mut self, turn: u32, call: ToolCall, done: Done) -> (StepRecord, Option<String>) {
+        let held =
+            held_for_approval(&done.result).map(|id| format!("`{}` (approval {id})", call.name));
+        if held.is_none() {
+            let limit = self.req.agent.max_tool_result_chars;
             let preview = truncate_for_model(done.result.to_model_text(), limit);
             self.emit(|| RunEvent::ToolFinished {
                 id: call.id.clone(),
@@ -496,21 +512,16 @@ impl<'a> RunLoop<'a> {
                 content: preview,
                 is_error: done.result.is_error,
             });
-            if let Some(id) = held_for_approval(&done.result) {
-                held.push(format!("`{}` (approval {id})", call.name));
-            }
-            let rec = self.record(JournalEntry::ToolCallFinished {
-                turn,
-                id: call.id,
-                name: call.name,
-                outcome: done.outcome,
-                result: done.result,
-                duration_ms: done.duration_ms,
-            });
-            records.push(rec);
         }
-        self.journal.append(records).await?;
-        Ok(paused_or(held, Next::CallModel))
+        let rec = self.record(JournalEntry::ToolCallFinished {
+            turn,
+            id: call.id,
+            name: call.name,
+            outcome: done.outcome,
+            result: done.result,
+            duration_ms: done.duration_ms,
+        });
+        (rec, held)
     }
 
     /// Presents held calls again with their approval ids, on resume: a call
@@ -518,39 +529,14 @@ impl<'a> RunLoop<'a> {
     /// a denial or expiry reaches the model as the call's error.
     async fn run_held(&mut self, held: Vec<(ToolCall, String)>) -> Result<Next, OrchestratorError> {
         let turn = self.turns;
-        let limit = self.req.agent.max_tool_result_chars;
         let mut records = Vec::with_capacity(held.len());
         let mut still = Vec::new();
         for (call, approval) in held {
             let seq = self.seq;
             let done = self.execute(&call, seq, Some(&approval)).await;
-            if let Some(id) = held_for_approval(&done.result) {
-                still.push(format!("`{}` (approval {id})", call.name));
-            } else {
-                let preview = truncate_for_model(done.result.to_model_text(), limit);
-                self.emit(|| RunEvent::ToolFinished {
-                    id: call.id.clone(),
-                    name: call.name.clone(),
-                    outcome: done.outcome,
-                    preview: preview.clone(),
-                    duration_ms: done.duration_ms,
-                });
-                self.conversation.messages.push(Message::Tool {
-                    tool_call_id: call.id.clone(),
-                    name: call.name.clone(),
-                    content: preview,
-                    is_error: done.result.is_error,
-                });
-            }
-            let rec = self.record(JournalEntry::ToolCallFinished {
-                turn,
-                id: call.id,
-                name: call.name,
-                outcome: done.outcome,
-                result: done.result,
-                duration_ms: done.duration_ms,
-            });
+            let (rec, on_hold) = self.observe(turn, call, done);
             records.push(rec);
+            still.extend(on_hold);
         }
         self.journal.append(records).await?;
         Ok(paused_or(still, Next::CallModel))

@@ -154,24 +154,11 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// `90s`, `15m`, `2h`, `1d`, or plain seconds.
+/// `90s`, `15m`, `2h`, `1d` (as durations in `bureau.toml`).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, ""), |i| s.split_at(i));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration; write e.g. 30s, 15m, 1h"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        _ => return Err(format!("`{s}`: use the units s, m, h or d")),
-    };
-    if secs == 0 {
+    let d = bureau_config::parse_duration(s).map_err(|m| format!("`{s}` {m}"))?;
+    if d.is_zero() {
         return Err("a grant must live longer than 0 s".into());
     }
-    Ok(Duration::from_secs(secs))
+    Ok(d)
 }

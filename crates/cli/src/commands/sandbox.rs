@@ -56,7 +56,7 @@ pub enum SandboxCommand {
 pub fn execute(ctx: &Context, command: SandboxCommand) -> anyhow::Result<ExitCode> {
     let (config, _) = app::load_config(ctx.config.as_deref())?;
     match command {
-        SandboxCommand::Doctor { json } => doctor(json),
+        SandboxCommand::Doctor { json } => doctor(&config, json),
         SandboxCommand::Exec {
             backend,
             workspace,
@@ -145,8 +145,10 @@ fn exec(
     ))
 }
 
-fn doctor(json: bool) -> anyhow::Result<ExitCode> {
-    let mut report = bureau_sandbox::native::doctor();
+fn doctor(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    // This binary is the native launcher (`__sandbox-launch`).
+    let native = app::sandbox_native(config).ok().map(|s| s.config().clone());
+    let mut report = bureau_sandbox::native::doctor_with(native);
     report.checks.extend(bureau_sandbox_gvisor::doctor());
     report.checks.extend(bureau_sandbox_microvm::doctor(None));
     if json {
@@ -181,37 +183,12 @@ fn print_report(report: &DoctorReport) {
     }
 }
 
+/// `--memory` and `--timeout`, read as in `bureau.toml` (`512M`, `1G`;
+/// `30s`, `2m`, `1m30s`).
 fn parse_size(text: &str) -> anyhow::Result<u64> {
-    let t = text.trim();
-    let (num, unit) = t
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((t, ""), |i| t.split_at(i));
-    let n: u64 = num
-        .parse()
-        .with_context(|| format!("`{text}` is not a size; write e.g. 512M or 1G"))?;
-    let mult = match unit.trim_end_matches(['B', 'i']) {
-        "" => 1,
-        "K" | "k" => 1 << 10,
-        "M" | "m" => 1 << 20,
-        "G" | "g" => 1 << 30,
-        _ => anyhow::bail!("`{text}`: use the units K, M or G"),
-    };
-    Ok(n.saturating_mul(mult))
+    bureau_config::parse_size(text).map_err(|m| anyhow::anyhow!("--memory {m}"))
 }
 
 fn parse_duration(text: &str) -> anyhow::Result<Duration> {
-    let t = text.trim();
-    let (num, unit) = t
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((t, ""), |i| t.split_at(i));
-    let n: u64 = num
-        .parse()
-        .with_context(|| format!("`{text}` is not a duration; write e.g. 30s or 2m"))?;
-    Ok(match unit {
-        "" | "s" => Duration::from_secs(n),
-        "ms" => Duration::from_millis(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        _ => anyhow::bail!("`{text}`: use the units ms, s, m or h"),
-    })
+    bureau_config::parse_duration(text).map_err(|m| anyhow::anyhow!("--timeout {m}"))
 }

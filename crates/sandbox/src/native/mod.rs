@@ -321,10 +321,26 @@ fn check(name: &str, status: CheckStatus, detail: impl Into<String>) -> Check {
 /// What the native backend can use on this host. Runs `/usr/bin/true` in a
 /// sandbox to prove the namespaces, mounts and filters work end to end.
 pub fn doctor() -> DoctorReport {
+    doctor_with(find_launcher().map(NativeConfig::new))
+}
+
+/// The native backend's checks for a given launcher configuration (the
+/// `bureau` binary is its own launcher); `None`: no launcher was found.
+pub fn doctor_with(config: Option<NativeConfig>) -> DoctorReport {
     let mut checks = Vec::new();
-    let launcher = find_launcher();
-    checks.push(match &launcher {
-        Some(p) => check("launcher", CheckStatus::Ok, p.display().to_string()),
+    checks.push(match &config {
+        Some(c) if c.launcher.is_file() => check(
+            "launcher",
+            CheckStatus::Ok,
+            format!("{} {}", c.launcher.display(), c.launcher_args.join(" "))
+                .trim_end()
+                .to_owned(),
+        ),
+        Some(c) => check(
+            "launcher",
+            CheckStatus::Missing,
+            format!("{} does not exist", c.launcher.display()),
+        ),
         None => check(
             "launcher",
             CheckStatus::Missing,
@@ -398,8 +414,8 @@ pub fn doctor() -> DoctorReport {
             "install python3 for the python tool",
         )
     });
-    let e2e = match launcher {
-        Some(l) => NativeSandbox::with_launcher(l).and_then(|s| {
+    let e2e = match config {
+        Some(c) => NativeSandbox::with_config(c).and_then(|s| {
             s.exec_native(&ExecRequest::new(
                 vec!["/usr/bin/true".into()],
                 crate::Grant::default(),
