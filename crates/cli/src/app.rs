@@ -25,6 +25,13 @@ use bureau_store::{Journal, NullJournal, PostgresJournal, SqliteJournal};
 use bureau_tools::{ColdPython, FilesToolset, PythonRunner, PythonToolset, Toolset, WarmPython};
 use serde_json::{Map, Value};
 
+/// Milliseconds since the Unix epoch, the control plane's timestamps.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Reads one environment variable (the only door to the environment).
 pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -221,11 +228,7 @@ pub fn sandbox(config: &Config, backend: SandboxBackend) -> anyhow::Result<Arc<d
 }
 
 /// The native backend with `bureau` itself as its launcher.
-pub fn sandbox_native(config: &Config) -> anyhow::Result<NativeSandbox> {
-    native_sandbox(config)
-}
-
-fn native_sandbox(config: &Config) -> anyhow::Result<NativeSandbox> {
+pub fn native_sandbox(config: &Config) -> anyhow::Result<NativeSandbox> {
     let exe =
         std::env::current_exe().context("cannot find the bureau binary (the sandbox launcher)")?;
     let mut native = NativeConfig::new(exe);
@@ -280,10 +283,7 @@ impl Snapshots for StoreSnapshots {
         tool: &str,
     ) -> Result<Snapshot, String> {
         let id = bureau_workspace::WorkspaceId::new(workspace).map_err(|e| e.to_string())?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let mut label = bureau_workspace::SnapshotLabel::new(now);
+        let mut label = bureau_workspace::SnapshotLabel::new(u64::try_from(now_ms()).unwrap_or(0));
         label.run = run.map(|r| r.to_string());
         label.step = step;
         label.message = Some(format!("after {tool}"));

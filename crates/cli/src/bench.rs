@@ -395,10 +395,7 @@ fn sandbox_bench(
     let native_py = time_runs(n, || exec(&["python3", "-c", "pass"]));
     let warm = {
         let pool = bureau_sandbox::native::WarmPool::new(
-            match app::sandbox_native(&config) {
-                Ok(s) => s,
-                Err(e) => anyhow::bail!("{e}"),
-            },
+            app::native_sandbox(&config)?,
             bureau_sandbox::native::WarmPoolConfig {
                 size: 2,
                 grant: grant.clone(),

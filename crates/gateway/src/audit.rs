@@ -18,6 +18,18 @@ pub enum AuditDecision {
     Rejected { reason: String },
 }
 
+impl AuditDecision {
+    /// The decision's stable name and its reason, if any.
+    pub fn parts(&self) -> (&'static str, Option<&str>) {
+        match self {
+            AuditDecision::Allowed => ("allowed", None),
+            AuditDecision::Denied { reason } => ("denied", Some(reason)),
+            AuditDecision::ApprovalRequired { reason } => ("approval_required", Some(reason)),
+            AuditDecision::Rejected { reason } => ("rejected", Some(reason)),
+        }
+    }
+}
+
 /// How an allowed call ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuditOutcome {
@@ -32,6 +44,19 @@ pub enum AuditOutcome {
     TimedOut,
     /// The call was not run (see the decision).
     NotRun,
+}
+
+impl AuditOutcome {
+    /// The outcome's stable name and its error message, if any.
+    pub fn parts(&self) -> (&'static str, Option<&str>) {
+        match self {
+            AuditOutcome::Ok => ("ok", None),
+            AuditOutcome::ToolError { message } => ("tool_error", Some(message)),
+            AuditOutcome::Panicked => ("panicked", None),
+            AuditOutcome::TimedOut => ("timed_out", None),
+            AuditOutcome::NotRun => ("not_run", None),
+        }
+    }
 }
 
 /// One audited call. Arguments are recorded only as their hash.
@@ -67,21 +92,8 @@ pub struct TracingAudit;
 impl AuditSink for TracingAudit {
     fn record(&self, event: AuditEvent) {
         let run_id = event.run_id.map(|r| r.to_string());
-        let (decision, reason) = match &event.decision {
-            AuditDecision::Allowed => ("allowed", None),
-            AuditDecision::Denied { reason } => ("denied", Some(reason.as_str())),
-            AuditDecision::ApprovalRequired { reason } => {
-                ("approval_required", Some(reason.as_str()))
-            }
-            AuditDecision::Rejected { reason } => ("rejected", Some(reason.as_str())),
-        };
-        let (outcome, error) = match &event.outcome {
-            AuditOutcome::Ok => ("ok", None),
-            AuditOutcome::ToolError { message } => ("tool_error", Some(message.as_str())),
-            AuditOutcome::Panicked => ("panicked", None),
-            AuditOutcome::TimedOut => ("timed_out", None),
-            AuditOutcome::NotRun => ("not_run", None),
-        };
+        let (decision, reason) = event.decision.parts();
+        let (outcome, error) = event.outcome.parts();
         tracing::info!(
             target: "bureau::audit",
             tool = %event.tool,
@@ -147,41 +159,24 @@ impl ChainedAudit {
 
 impl AuditSink for ChainedAudit {
     fn record(&self, event: AuditEvent) {
-        let (decision, reason) = match event.decision {
-            AuditDecision::Allowed => ("allowed", None),
-            AuditDecision::Denied { reason } => ("denied", Some(reason)),
-            AuditDecision::ApprovalRequired { reason } => ("approval_required", Some(reason)),
-            AuditDecision::Rejected { reason } => ("rejected", Some(reason)),
-        };
-        let (outcome, error) = match event.outcome {
-            AuditOutcome::Ok => ("ok", None),
-            AuditOutcome::ToolError { message } => ("tool_error", Some(message)),
-            AuditOutcome::Panicked => ("panicked", None),
-            AuditOutcome::TimedOut => ("timed_out", None),
-            AuditOutcome::NotRun => ("not_run", None),
-        };
+        let (decision, reason) = event.decision.parts();
+        let (outcome, error) = event.outcome.parts();
         let record = bureau_store::AuditRecord {
-            at_ms: now_ms(),
+            at_ms: crate::pipeline::unix_ms(std::time::SystemTime::now()),
             run_id: event.run_id,
             agent: event.agent.as_deref().unwrap_or("").to_owned(),
             tool: event.tool.to_string(),
             arguments_hash: event.arguments_hash,
             decision: decision.to_owned(),
-            reason,
+            reason: reason.map(str::to_owned),
             policy_ids: event.policy_ids,
             approval_id: event.approval_id.map(|a| a.to_string()),
             outcome: outcome.to_owned(),
-            error,
+            error: error.map(str::to_owned),
             duration_us: u64::try_from(event.duration.as_micros()).unwrap_or(u64::MAX),
         };
         if let Err(e) = self.log.append(&record) {
             tracing::error!(target: "bureau::audit", error = %e, tool = %record.tool, "cannot append to the audit log");
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

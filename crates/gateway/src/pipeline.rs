@@ -558,26 +558,24 @@ fn canonical_arguments(arguments: &Value) -> Value {
     serde_json::from_str(&bureau_protocol::canonical_json(arguments)).unwrap_or(Value::Null)
 }
 
-fn unix_ms(t: std::time::SystemTime) -> i64 {
+pub(crate) fn unix_ms(t: std::time::SystemTime) -> i64 {
     t.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// `_meta[APPROVAL_ID]`: an approval id string, or absent.
 fn parse_approval_id(value: Option<&Value>) -> Result<Option<ApprovalId>, String> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => s.parse::<ApprovalId>().map(Some).map_err(|_| {
-            format!(
-                "invalid approval id in _meta[\"{}\"]: it must be a string holding a UUID",
-                meta::APPROVAL_ID
-            )
-        }),
-        Some(_) => Err(format!(
+    let parsed = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) => s.parse::<ApprovalId>().ok(),
+        Some(_) => None,
+    };
+    parsed.map(Some).ok_or_else(|| {
+        format!(
             "invalid approval id in _meta[\"{}\"]: it must be a string holding a UUID",
             meta::APPROVAL_ID
-        )),
-    }
+        )
+    })
 }
 
 /// `_meta[UNTRUSTED_ARGS]`: an array of argument names, or absent.

@@ -58,16 +58,11 @@ pub trait PythonRunner: Send + Sync + 'static {
 pub struct ColdPython {
     sandbox: Arc<dyn Sandbox>,
     grant: Grant,
-    env: Vec<(String, String)>,
 }
 
 impl ColdPython {
     pub fn new(sandbox: Arc<dyn Sandbox>, grant: Grant) -> Self {
-        Self {
-            sandbox,
-            grant,
-            env: Vec::new(),
-        }
+        Self { sandbox, grant }
     }
 }
 
@@ -80,7 +75,6 @@ impl PythonRunner for ColdPython {
         // The code arrives on stdin (`python3 -`): no argument-length limit,
         // nothing of it in the process list.
         let mut request = ExecRequest::new(vec!["python3".into(), "-".into()], self.grant.clone());
-        request.env = self.env.clone();
         request.workspace = Some(workspace.to_path_buf());
         request.stdin = code.as_bytes().to_vec();
         self.sandbox.exec(&request)

@@ -97,7 +97,7 @@ pub fn execute(ctx: &Context, command: ApprovalsCommand) -> anyhow::Result<ExitC
         }
         ApprovalsCommand::Approve { id, expires_in, by } => {
             let id = parse(&id)?;
-            let now = now_ms();
+            let now = app::now_ms();
             let ttl = i64::try_from(expires_in.as_millis()).unwrap_or(i64::MAX);
             let a = approvals.approve(id, &who(by), now, now.saturating_add(ttl))?;
             println!(
@@ -111,7 +111,7 @@ pub fn execute(ctx: &Context, command: ApprovalsCommand) -> anyhow::Result<ExitC
         }
         ApprovalsCommand::Deny { id, reason, by } => {
             let id = parse(&id)?;
-            let a = approvals.deny(id, &who(by), reason.as_deref(), now_ms())?;
+            let a = approvals.deny(id, &who(by), reason.as_deref(), app::now_ms())?;
             println!("denied {id}: `{}` will not run", a.request.binding.tool);
             if let Some(run) = a.request.binding.run_id {
                 println!("resume the run so the agent learns it: bureau resume {run}");
@@ -146,12 +146,6 @@ fn print_one(a: &Approval) {
     if let Some(note) = &a.note {
         println!("  note: {note}");
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// `90s`, `15m`, `2h`, `1d` (as durations in `bureau.toml`).

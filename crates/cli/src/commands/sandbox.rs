@@ -147,7 +147,7 @@ fn exec(
 
 fn doctor(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     // This binary is the native launcher (`__sandbox-launch`).
-    let native = app::sandbox_native(config).ok().map(|s| s.config().clone());
+    let native = app::native_sandbox(config).ok().map(|s| s.config().clone());
     let mut report = bureau_sandbox::native::doctor_with(native);
     report.checks.extend(bureau_sandbox_gvisor::doctor());
     report.checks.extend(bureau_sandbox_microvm::doctor(None));

@@ -1,6 +1,6 @@
 //! Queries, decoded into the journal's types.
 
-use bureau_protocol::{JOURNAL_VERSION, JournalEntry, RunId, RunRecord, RunStatus, StepRecord};
+use bureau_protocol::{JOURNAL_VERSION, JournalEntry, RunId, StepRecord};
 use tokio_postgres::{Client, Row};
 
 use super::pool::db_err;
@@ -85,32 +85,14 @@ fn run_view(row: &Row) -> Result<RunView, StoreError> {
     };
     let text = |i: usize| -> Result<String, StoreError> { row.try_get(i).map_err(bad(i)) };
     let int = |i: usize| -> Result<i64, StoreError> { row.try_get(i).map_err(bad(i)) };
-    let run_id: RunId = text(0)?.parse().map_err(|e| StoreError::Decode {
-        what: "a run id".into(),
-        detail: format!("{e}"),
-    })?;
-    let status: RunStatus = text(4)?.parse().map_err(|detail| StoreError::Decode {
-        what: format!("the status of run {run_id}"),
-        detail,
-    })?;
-    let summary: Option<String> = row.try_get(5).map_err(bad(5))?;
-    let summary = summary
-        .map(|s| serde_json::from_str(&s))
-        .transpose()
-        .map_err(|e| StoreError::Decode {
-            what: format!("the summary of run {run_id}"),
-            detail: e.to_string(),
-        })?;
-    Ok(RunView {
-        run: RunRecord {
-            run_id,
-            agent: text(1)?,
-            model: text(2)?,
-            task: text(3)?,
-            created_at_ms: int(6)?,
-        },
-        status,
-        summary,
+    crate::sqlite::encode::run_view(crate::sqlite::encode::RunColumns {
+        run_id: text(0)?,
+        agent: text(1)?,
+        model: text(2)?,
+        task: text(3)?,
+        status: text(4)?,
+        summary: row.try_get(5).map_err(bad(5))?,
+        created_at_ms: int(6)?,
         updated_at_ms: int(7)?,
     })
 }

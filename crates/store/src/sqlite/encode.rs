@@ -79,3 +79,47 @@ pub(crate) fn summary(summary: &RunSummary, now_ms: i64) -> Result<SummaryRow, S
         updated_at: now_ms,
     })
 }
+
+/// A `runs` row as both backends read it, before its text is decoded.
+pub(crate) struct RunColumns {
+    pub run_id: String,
+    pub agent: String,
+    pub model: String,
+    pub task: String,
+    pub status: String,
+    pub summary: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// Decodes a `runs` row (either backend).
+pub(crate) fn run_view(c: RunColumns) -> Result<crate::RunView, StoreError> {
+    let run_id: RunId = c.run_id.parse().map_err(|e| StoreError::Decode {
+        what: "a run id".into(),
+        detail: format!("{e}"),
+    })?;
+    let status: RunStatus = c.status.parse().map_err(|detail| StoreError::Decode {
+        what: format!("the status of run {run_id}"),
+        detail,
+    })?;
+    let summary = c
+        .summary
+        .map(|s| serde_json::from_str(&s))
+        .transpose()
+        .map_err(|e| StoreError::Decode {
+            what: format!("the summary of run {run_id}"),
+            detail: e.to_string(),
+        })?;
+    Ok(crate::RunView {
+        run: RunRecord {
+            run_id,
+            agent: c.agent,
+            model: c.model,
+            task: c.task,
+            created_at_ms: c.created_at_ms,
+        },
+        status,
+        summary,
+        updated_at_ms: c.updated_at_ms,
+    })
+}

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::mpsc::Receiver;
 
-use bureau_protocol::{JOURNAL_VERSION, JournalEntry, RunId, RunRecord, RunStatus, StepRecord};
+use bureau_protocol::{JOURNAL_VERSION, JournalEntry, RunId, StepRecord};
 use rusqlite::{Connection, Row, params};
 
 use super::map_err;
@@ -112,33 +112,14 @@ pub(crate) fn steps(
 fn run_view(row: &Row<'_>) -> Result<RunView, StoreError> {
     let text = |i: usize| -> Result<String, StoreError> { row.get(i).map_err(|e| bad_row(i, e)) };
     let int = |i: usize| -> Result<i64, StoreError> { row.get(i).map_err(|e| bad_row(i, e)) };
-    let key = text(0)?;
-    let run_id: RunId = key.parse().map_err(|e| StoreError::Decode {
-        what: "a run id".into(),
-        detail: format!("{e}"),
-    })?;
-    let status: RunStatus = text(4)?.parse().map_err(|detail| StoreError::Decode {
-        what: format!("the status of run {run_id}"),
-        detail,
-    })?;
-    let summary: Option<String> = row.get(5).map_err(|e| bad_row(5, e))?;
-    let summary = summary
-        .map(|s| serde_json::from_str(&s))
-        .transpose()
-        .map_err(|e| StoreError::Decode {
-            what: format!("the summary of run {run_id}"),
-            detail: e.to_string(),
-        })?;
-    Ok(RunView {
-        run: RunRecord {
-            run_id,
-            agent: text(1)?,
-            model: text(2)?,
-            task: text(3)?,
-            created_at_ms: int(6)?,
-        },
-        status,
-        summary,
+    super::encode::run_view(super::encode::RunColumns {
+        run_id: text(0)?,
+        agent: text(1)?,
+        model: text(2)?,
+        task: text(3)?,
+        status: text(4)?,
+        summary: row.get(5).map_err(|e| bad_row(5, e))?,
+        created_at_ms: int(6)?,
         updated_at_ms: int(7)?,
     })
 }
